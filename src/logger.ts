@@ -1,0 +1,58 @@
+import pino, { type Logger } from 'pino';
+
+export type { Logger };
+
+/** Keeps the country code and last 2 digits: "+91******10". Enough to follow a case, not to call anyone. */
+export function maskPhone(phone: string): string {
+  const digits = phone.replace(/\D/g, '');
+  if (digits.length <= 4) return '*'.repeat(digits.length);
+  const keep = digits.length > 10 ? digits.length - 10 : 0;
+  return `${phone.startsWith('+') ? '+' : ''}${digits.slice(0, keep)}${'*'.repeat(digits.length - keep - 2)}${digits.slice(-2)}`;
+}
+
+/** Removes secrets carried in query strings (the webhook `?key=`) before a URL is logged. */
+export function redactUrl(url: string): string {
+  return url.replace(/([?&](?:key|apiKey|token)=)[^&]*/gi, '$1[redacted]');
+}
+
+const REDACTED_PATHS = [
+  'code',
+  '*.code',
+  'apiKey',
+  '*.apiKey',
+  'headers.apikey',
+  'headers.authorization',
+  'req.headers.authorization',
+  'req.headers.apikey',
+  'secret',
+  '*.secret',
+];
+
+export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
+  return pino(
+    {
+      level,
+      base: { service: 'tika' },
+      redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+      formatters: {
+        log(object) {
+          return maskPhoneFields(object);
+        },
+      },
+    },
+    destination,
+  );
+}
+
+const PHONE_FIELDS = new Set(['phone', 'phoneNumber', 'from', 'to', 'number', 'msisdn']);
+
+function maskPhoneFields(object: Record<string, unknown>): Record<string, unknown> {
+  let copy: Record<string, unknown> | undefined;
+  for (const [field, value] of Object.entries(object)) {
+    if (PHONE_FIELDS.has(field) && typeof value === 'string' && /\d{6,}/.test(value)) {
+      copy ??= { ...object };
+      copy[field] = maskPhone(value);
+    }
+  }
+  return copy ?? object;
+}
