@@ -1,0 +1,38 @@
+import { randomUUID } from 'node:crypto';
+import type { Db } from '../../db/knex';
+import type { OutgoingSms, SendOutcome, SmsProvider } from '../types';
+
+/**
+ * The embedded default provider: "sends" by storing the message, so the whole product runs with
+ * no telecom account. GET /dev/outbox (outside production) shows what was sent.
+ */
+export class SandboxSms implements SmsProvider {
+  readonly name = 'sandbox';
+
+  constructor(private readonly db: Db) {}
+
+  async send(sms: OutgoingSms): Promise<SendOutcome> {
+    const providerMessageId = `SBXid_${randomUUID().replace(/-/g, '')}`;
+    await this.db('sandbox_messages').insert({ phone: sms.to, message: sms.message, provider_message_id: providerMessageId });
+    return { kind: 'sent', providerMessageId, status: 'Success', statusCode: 101, cost: 'INR 0.0000' };
+  }
+}
+
+export interface SandboxMessage {
+  id: number;
+  phone: string;
+  message: string;
+  providerMessageId: string;
+  createdAt: Date;
+}
+
+/** What the sandbox has sent, newest first. */
+export async function sandboxOutbox(db: Db, filter: { phone?: string; limit: number }): Promise<SandboxMessage[]> {
+  return db('sandbox_messages')
+    .modify((q) => {
+      if (filter.phone) q.where('phone', filter.phone);
+    })
+    .orderBy('id', 'desc')
+    .limit(filter.limit)
+    .select('id', 'phone', 'message', 'provider_message_id as providerMessageId', 'created_at as createdAt');
+}

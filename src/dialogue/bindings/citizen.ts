@@ -1,0 +1,133 @@
+import type { AppointmentView, BookingService } from '../../domain/booking';
+import { shortDay } from '../../domain/dates';
+import { isIdType } from '../../domain/identity';
+import type { Action, Bindings, ListItem, Source, Vars } from '../engine';
+import { validators } from './validators';
+
+/** The named actions and list sources that flows/citizen.json uses, bound to the booking service. */
+export function citizenBindings(booking: BookingService, maxMembers: number): Bindings {
+  const id = (vars: Vars, name: string) => Number(vars[name]);
+
+  const actions: Record<string, Action> = {
+    countMembers: async (_vars, ctx) => ({ outcome: (await booking.members(ctx.phone)).length ? 'some' : 'none' }),
+
+    checkMember: async (vars, ctx) => {
+      if (vars.memberId === 'new') {
+        const count = (await booking.members(ctx.phone)).length;
+        return { outcome: count < maxMembers ? 'new' : 'member_limit', vars: { max: String(maxMembers) } };
+      }
+      const status = await booking.memberStatus(ctx.phone, id(vars, 'memberId'));
+      switch (status.kind) {
+        case 'can_book':
+          return { outcome: 'can_book', vars: { memberName: (await memberName(vars, ctx.phone)) ?? '' } };
+        case 'already_booked':
+          return { outcome: 'already_booked', vars: appointmentVars(status.appointment) };
+        case 'fully_vaccinated':
+          return { outcome: 'fully_vaccinated', vars: { memberName: (await memberName(vars, ctx.phone)) ?? '' } };
+        case 'not_found':
+          return { outcome: 'new' };
+      }
+    },
+
+    registerMember: async (vars, ctx) => {
+      const gender = vars.gender;
+      const idType = vars.idType ?? '';
+      if ((gender !== 'F' && gender !== 'M' && gender !== 'O') || !isIdType(idType)) {
+        throw new Error('registration reached without gender or ID type');
+      }
+      const result = await booking.register(ctx.phone, {
+        name: vars.name ?? '',
+        birthYear: Number(vars.birthYear),
+        gender,
+        idType,
+        idNumber: vars.idNumber ?? '',
+      });
+      // The ID number has done its work: keep it out of the session store from here on.
+      const forget = { idNumber: '' };
+      if (result.kind !== 'registered') return { outcome: result.kind, vars: { ...forget, max: String(maxMembers) } };
+      return {
+        outcome: 'registered',
+        vars: { ...forget, memberId: String(result.member.id), memberName: result.member.name },
+        clearHistory: true,
+      };
+    },
+
+    describeSession: async (vars) => {
+      const session = await booking.sessionSummary(id(vars, 'sessionId'));
+      if (!session || session.freeSeats <= 0) return { outcome: 'full' };
+      return {
+        outcome: 'open',
+        vars: { centre: session.centreName, day: shortDay(session.date), vaccine: session.vaccine, dose: String(session.dose) },
+      };
+    },
+
+    bookAppointment: async (vars, ctx) => {
+      const result = await booking.book(ctx.phone, id(vars, 'memberId'), id(vars, 'sessionId'));
+      switch (result.kind) {
+        case 'booked':
+          return { outcome: 'booked', vars: appointmentVars(result.appointment), clearHistory: true };
+        case 'already_booked':
+          return { outcome: 'already_booked', vars: appointmentVars(result.appointment) };
+        case 'full':
+          return { outcome: 'full' };
+        case 'not_eligible':
+        case 'not_found':
+          return { outcome: 'not_eligible' };
+      }
+    },
+
+    countAppointments: async (_vars, ctx) => ({ outcome: (await booking.liveAppointments(ctx.phone)).length ? 'some' : 'none' }),
+
+    describeAppointment: async (vars, ctx) => {
+      const appointment = await booking.appointmentFor(ctx.phone, id(vars, 'appointmentId'));
+      return appointment ? { outcome: 'found', vars: appointmentVars(appointment) } : { outcome: 'gone' };
+    },
+
+    resendCode: async (vars, ctx) => {
+      const result = await booking.resendCode(ctx.phone, id(vars, 'appointmentId'));
+      return { outcome: result.kind === 'not_found' ? 'gone' : result.kind, clearHistory: true };
+    },
+  };
+
+  const sources: Record<string, Source> = {
+    members: async (_vars, ctx) => {
+      const members = await booking.members(ctx.phone);
+      const items: ListItem[] = members.map((m) => ({ id: String(m.id), label: { key: 'member.item', params: { memberName: m.name } } }));
+      if (members.length < maxMembers) items.push({ id: 'new', label: { key: 'member.new' } });
+      return items;
+    },
+    centres: async (vars) =>
+      (await booking.centresWithSeats(vars.pincode ?? '', id(vars, 'memberId'))).map((c) => ({
+        id: String(c.id),
+        label: { key: 'centre.item', params: { centre: c.name, free: c.freeSeats } },
+      })),
+    sessions: async (vars) =>
+      (await booking.sessionsWithSeats(id(vars, 'centreId'), id(vars, 'memberId'))).map((s) => ({
+        id: String(s.id),
+        label: { key: 'session.item', params: { day: shortDay(s.date), vaccine: s.vaccine, free: s.freeSeats } },
+      })),
+    appointments: async (_vars, ctx) =>
+      (await booking.liveAppointments(ctx.phone)).map((a) => ({
+        id: String(a.id),
+        label: { key: 'appointment.item', params: { memberName: a.memberName, day: shortDay(a.date) } },
+      })),
+  };
+
+  async function memberName(vars: Vars, phone: string): Promise<string | undefined> {
+    return (await booking.members(phone)).find((m) => m.id === id(vars, 'memberId'))?.name;
+  }
+
+  return { actions, sources, validators };
+}
+
+function appointmentVars(a: AppointmentView): Vars {
+  return {
+    appointmentId: String(a.id),
+    memberName: a.memberName,
+    centre: a.centreName,
+    day: shortDay(a.date),
+    vaccine: a.vaccine,
+    dose: String(a.dose),
+    ref: a.reference,
+  };
+}

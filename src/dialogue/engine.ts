@@ -1,0 +1,305 @@
+import type { Catalogue, Params } from './catalogue';
+import { fitsScreen, type ScreenLimits } from './encoding';
+import { messageKeysOf, targetsOf, type Flow, type InputState, type ListState, type MenuState, type StateDef } from './flow';
+
+/**
+ * The generic dialogue engine: it knows states, inputs and transitions, never a particular flow.
+ * Sessions are plain serialisable state, kept by the caller (Redis) between hops.
+ */
+export type Vars = Record<string, string>;
+
+export interface DialogueContext {
+  /** E.164 of the person talking to us. */
+  phone: string;
+  language: string;
+  now: Date;
+}
+
+export interface ListItem {
+  id: string;
+  label: { key: string; params?: Params };
+}
+export type Source = (vars: Vars, ctx: DialogueContext) => Promise<ListItem[]>;
+
+export interface ActionResult {
+  outcome: string;
+  vars?: Vars;
+  /** After a step that wrote something, "0 Back" must not walk back into it. */
+  clearHistory?: boolean;
+}
+export type Action = (vars: Vars, ctx: DialogueContext) => Promise<ActionResult>;
+
+export type Validation = { ok: true; value: string } | { ok: false; reason: string; params?: Params };
+export type Validator = (input: string, vars: Vars, ctx: DialogueContext) => Validation;
+
+export interface Bindings {
+  actions: Record<string, Action>;
+  sources: Record<string, Source>;
+  validators: Record<string, Validator>;
+}
+
+export interface DialogueSession {
+  flow: string;
+  state: string;
+  vars: Vars;
+  /** Screens visited, for "0 Back". */
+  history: string[];
+  page: number;
+  /** Invalid answers in a row on the current screen. */
+  retries: number;
+  /** Ids of the list items on the current page, in the order shown. */
+  itemIds: string[];
+  hasMore: boolean;
+}
+
+export interface Screen {
+  end: boolean;
+  text: string;
+}
+
+interface Reason {
+  key: string;
+  params?: Params;
+}
+
+export const NAV = { back: '0', home: '00', more: '98' } as const;
+const MAX_INVALID_ANSWERS = 3;
+const MAX_ACTION_CHAIN = 12;
+
+export class FlowError extends Error {}
+
+export class DialogueEngine {
+  constructor(
+    private readonly flows: Map<string, Flow>,
+    private readonly catalogue: Catalogue,
+    private readonly bindings: Bindings,
+    private readonly limits: ScreenLimits,
+  ) {
+    for (const flow of flows.values()) {
+      const problems = checkFlow(flow, catalogue, bindings);
+      if (problems.length) throw new FlowError(`flow "${flow.id}": ${problems.join('; ')}`);
+    }
+  }
+
+  hasFlow(id: string): boolean {
+    return this.flows.has(id);
+  }
+
+  async start(flowId: string, ctx: DialogueContext, vars: Vars = {}): Promise<{ session: DialogueSession; screen: Screen }> {
+    const flow = this.flow(flowId);
+    const session: DialogueSession = { flow: flowId, state: flow.start, vars: { ...vars }, history: [], page: 0, retries: 0, itemIds: [], hasMore: false };
+    return this.enter(session, flow.start, ctx);
+  }
+
+  /** One answer from the user on the current screen. Does not mutate the given session. */
+  async respond(current: DialogueSession, rawInput: string, ctx: DialogueContext): Promise<{ session: DialogueSession; screen: Screen }> {
+    const session = structuredClone(current);
+    const input = rawInput.trim();
+    const state = this.state(session);
+
+    if (state.type === 'end') return this.render(session, ctx);
+    if (input === NAV.home) {
+      session.history = [];
+      return this.enter(session, this.flow(session.flow).start, ctx);
+    }
+    if (input === NAV.back) {
+      if (state.type === 'list' && session.page > 0) {
+        session.page -= 1;
+        return this.render(session, ctx);
+      }
+      const previous = session.history.pop();
+      return previous ? this.enter(session, previous, ctx, { keepHistory: true }) : this.render(session, ctx);
+    }
+
+    switch (state.type) {
+      case 'menu':
+        return this.answerMenu(session, state, input, ctx);
+      case 'input':
+        return this.answerInput(session, state, input, ctx);
+      case 'list':
+        return this.answerList(session, state, input, ctx);
+      case 'action':
+        throw new FlowError(`session rests on action state "${session.state}"`);
+    }
+  }
+
+  private async answerMenu(session: DialogueSession, state: MenuState, input: string, ctx: DialogueContext) {
+    const option = /^[1-9]$/.test(input) ? state.options[Number(input) - 1] : undefined;
+    if (!option) return this.reject(session, ctx, { key: 'error.invalid_choice' });
+    if (state.store && option.value !== undefined) session.vars[state.store] = option.value;
+    return this.advance(session, option.next, ctx);
+  }
+
+  private async answerInput(session: DialogueSession, state: InputState, input: string, ctx: DialogueContext) {
+    const result = this.binding('validators', state.validator)(input, session.vars, ctx);
+    if (!result.ok) return this.reject(session, ctx, { key: result.reason, params: result.params });
+    session.vars[state.store] = result.value;
+    return this.advance(session, state.next, ctx);
+  }
+
+  private async answerList(session: DialogueSession, state: ListState, input: string, ctx: DialogueContext) {
+    if (input === NAV.more && session.hasMore) {
+      session.page += 1;
+      return this.render(session, ctx);
+    }
+    const chosen = /^\d{1,2}$/.test(input) ? session.itemIds[Number(input) - 1] : undefined;
+    if (chosen === undefined) return this.reject(session, ctx, { key: 'error.invalid_choice' });
+    session.vars[state.store] = chosen;
+    return this.advance(session, state.next, ctx);
+  }
+
+  private async reject(session: DialogueSession, ctx: DialogueContext, reason: Reason) {
+    session.retries += 1;
+    if (session.retries >= MAX_INVALID_ANSWERS) {
+      return { session, screen: { end: true, text: this.catalogue.render(ctx.language, 'error.too_many_attempts') } };
+    }
+    return this.render(session, ctx, reason);
+  }
+
+  private advance(session: DialogueSession, next: string, ctx: DialogueContext) {
+    session.history.push(session.state);
+    return this.enter(session, next, ctx, { keepHistory: true });
+  }
+
+  /** Moves to a state, running any actions on the way, and renders the screen where it rests. */
+  private async enter(
+    session: DialogueSession,
+    target: string,
+    ctx: DialogueContext,
+    options: { keepHistory?: boolean } = {},
+  ): Promise<{ session: DialogueSession; screen: Screen }> {
+    if (!options.keepHistory) session.history = [];
+    let name = target;
+    for (let step = 0; step < MAX_ACTION_CHAIN; step++) {
+      const state = this.flow(session.flow).states[name]!;
+      session.state = name;
+      session.page = 0;
+      session.retries = 0;
+      if (state.type === 'action') {
+        const result = await this.binding('actions', state.action)(session.vars, ctx);
+        Object.assign(session.vars, result.vars);
+        if (result.clearHistory) session.history = [];
+        const next = state.outcomes[result.outcome];
+        if (!next) throw new FlowError(`action "${state.action}" gave outcome "${result.outcome}", which state "${name}" does not handle`);
+        name = next;
+        continue;
+      }
+      if (state.type === 'list') {
+        const items = await this.binding('sources', state.source)(session.vars, ctx);
+        if (items.length === 0) {
+          name = state.empty;
+          continue;
+        }
+        return this.render(session, ctx, undefined, items);
+      }
+      return this.render(session, ctx);
+    }
+    throw new FlowError(`more than ${MAX_ACTION_CHAIN} actions in a row from "${target}"`);
+  }
+
+  private async render(session: DialogueSession, ctx: DialogueContext, because?: Reason, listItems?: ListItem[]) {
+    const state = this.state(session);
+    const t = (key: string, params: Params = {}) => this.catalogue.render(ctx.language, key, params);
+    const prompt = 'prompt' in state ? t(state.prompt, session.vars) : '';
+    const reason = because ? t(because.key, because.params) : undefined;
+    const back = session.history.length > 0 ? [t('nav.back')] : [];
+    let lines: string[];
+
+    switch (state.type) {
+      case 'end':
+        return { session, screen: { end: true, text: this.withReason(reason, [prompt]) } };
+      case 'menu':
+        lines = [prompt, ...state.options.map((o, i) => `${i + 1} ${t(o.label, session.vars)}`), ...back];
+        break;
+      case 'input':
+        lines = [prompt, ...back];
+        break;
+      case 'list': {
+        const items = listItems ?? (await this.binding('sources', state.source)(session.vars, ctx));
+        if (items.length === 0) return this.enter(session, state.empty, ctx, { keepHistory: true });
+        lines = this.renderListPage(session, items, ctx, prompt, back);
+        break;
+      }
+      case 'action':
+        throw new FlowError(`cannot render action state "${session.state}"`);
+    }
+    return { session, screen: { end: false, text: this.withReason(reason, lines) } };
+  }
+
+  /** Packs as many items as fit on the screen; the page boundaries are recomputed from the start each time. */
+  private renderListPage(session: DialogueSession, items: ListItem[], ctx: DialogueContext, prompt: string, back: string[]): string[] {
+    const labels = items.map((item) => this.catalogue.render(ctx.language, item.label.key, item.label.params));
+    const more = this.catalogue.render(ctx.language, 'nav.more');
+    const nav = [...back];
+    let start = 0;
+    let page: string[] = [];
+    for (let p = 0; p <= session.page && start < items.length; p++) {
+      page = [];
+      let end = start;
+      while (end < items.length) {
+        const candidate = [...page, `${page.length + 1} ${labels[end]}`];
+        const tail = end + 1 < items.length ? [more, ...nav] : nav;
+        if (page.length > 0 && !fitsScreen([prompt, ...candidate, ...tail].join('\n'), this.limits)) break;
+        page = candidate;
+        end += 1;
+      }
+      if (p < session.page) start = end;
+      else {
+        session.itemIds = items.slice(start, end).map((item) => item.id);
+        session.hasMore = end < items.length;
+      }
+    }
+    if (start >= items.length && session.page > 0) {
+      // The list shrank since the user paged forward: show its last page again from the top.
+      session.page = 0;
+      return this.renderListPage(session, items, ctx, prompt, back);
+    }
+    return [prompt, ...page, ...(session.hasMore ? [more] : []), ...nav];
+  }
+
+  /** An error line goes above the screen when it fits; otherwise the screen alone is shown again. */
+  private withReason(reason: string | undefined, lines: string[]): string {
+    const screen = lines.filter((line) => line.length > 0).join('\n');
+    if (!reason) return screen;
+    const withReason = `${reason}\n${screen}`;
+    return fitsScreen(withReason, this.limits) ? withReason : screen;
+  }
+
+  private flow(id: string): Flow {
+    const flow = this.flows.get(id);
+    if (!flow) throw new FlowError(`no flow "${id}"`);
+    return flow;
+  }
+
+  private state(session: DialogueSession): StateDef {
+    const state = this.flow(session.flow).states[session.state];
+    if (!state) throw new FlowError(`flow "${session.flow}" has no state "${session.state}"`);
+    return state;
+  }
+
+  private binding<K extends keyof Bindings>(kind: K, name: string): Bindings[K][string] {
+    const found = this.bindings[kind][name];
+    if (!found) throw new FlowError(`no ${kind.slice(0, -1)} named "${name}"`);
+    return found as Bindings[K][string];
+  }
+}
+
+/** Everything a flow refers to must exist: states, message keys in every language, bindings. */
+export function checkFlow(flow: Flow, catalogue: Catalogue, bindings: Bindings): string[] {
+  const problems: string[] = [];
+  if (!flow.states[flow.start]) problems.push(`start state "${flow.start}" does not exist`);
+  for (const [name, state] of Object.entries(flow.states)) {
+    for (const target of targetsOf(state)) {
+      if (!flow.states[target]) problems.push(`state "${name}" leads to missing state "${target}"`);
+    }
+    for (const key of messageKeysOf(state)) {
+      for (const language of catalogue.languages()) {
+        if (!catalogue.has(language, key)) problems.push(`message "${key}" (state "${name}") missing in ${language}`);
+      }
+    }
+    if (state.type === 'action' && !bindings.actions[state.action]) problems.push(`state "${name}" uses unknown action "${state.action}"`);
+    if (state.type === 'list' && !bindings.sources[state.source]) problems.push(`state "${name}" uses unknown source "${state.source}"`);
+    if (state.type === 'input' && !bindings.validators[state.validator]) problems.push(`state "${name}" uses unknown validator "${state.validator}"`);
+  }
+  return problems;
+}

@@ -1,0 +1,148 @@
+import type Redis from 'ioredis';
+import type { InboundUssd, UssdReply } from '../channels/types';
+import type { Logger } from '../logger';
+import type { Catalogue } from './catalogue';
+import type { DialogueContext, DialogueEngine, DialogueSession, Vars } from './engine';
+
+/**
+ * A USSD session over the engine. The provider sends all input so far on every hop ("1*2*Asha");
+ * we keep the text we last answered, so the newest answer is what was appended to it, and a hop
+ * sent again (same text) gets the same screen without running anything twice.
+ */
+interface StoredUssdSession {
+  phone: string;
+  language: string;
+  lastText: string;
+  lastReply: UssdReply;
+  dialogue: DialogueSession;
+}
+
+export interface UssdEntry {
+  flow: string;
+  language: string;
+  vars?: Vars;
+}
+
+export interface UssdOptions {
+  ttlSeconds: number;
+  /** Answer by then, whatever our dependencies do: the operator cuts the user off at about 10 s. */
+  deadlineMs: number;
+  keyPrefix: string;
+}
+
+const LOCK_MS = 10_000;
+const LOCK_WAIT_MS = 3_000;
+
+export class UssdDialogue {
+  constructor(
+    private readonly engine: DialogueEngine,
+    private readonly catalogue: Catalogue,
+    private readonly redis: Redis,
+    /** Which flow answers this phone, in which language. */
+    private readonly entry: (phone: string) => Promise<UssdEntry>,
+    private readonly options: UssdOptions,
+    private readonly logger: Logger,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  /** Always resolves with a screen: failures and slowness become an END screen that says what to do. */
+  async handle(hop: InboundUssd): Promise<UssdReply> {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<UssdReply>((resolve) => {
+      timer = setTimeout(() => {
+        this.logger.warn({ sessionId: hop.sessionId, deadlineMs: this.options.deadlineMs }, 'ussd hop over deadline');
+        resolve(this.fallback('error.timeout'));
+      }, this.options.deadlineMs);
+    });
+    const work = this.handleLocked(hop).catch((error: unknown) => {
+      this.logger.error({ err: error, sessionId: hop.sessionId }, 'ussd hop failed');
+      return this.fallback('error.internal');
+    });
+    try {
+      return await Promise.race([work, deadline]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async handleLocked(hop: InboundUssd): Promise<UssdReply> {
+    const lockKey = this.key('lock', hop.sessionId);
+    if (!(await this.acquire(lockKey))) {
+      // The same hop is being answered already (the provider resent it): give that answer if it is ready.
+      const stored = await this.load(hop.sessionId);
+      return stored?.lastText === hop.text ? stored.lastReply : this.fallback('error.busy');
+    }
+    try {
+      return await this.answer(hop);
+    } finally {
+      await this.redis.del(lockKey);
+    }
+  }
+
+  private async answer(hop: InboundUssd): Promise<UssdReply> {
+    const stored = await this.load(hop.sessionId);
+    if (stored && stored.lastText === hop.text) return stored.lastReply;
+    if (!stored && hop.text !== '') {
+      return { end: true, text: this.catalogue.render(await this.languageFor(hop.phone), 'error.session_expired') };
+    }
+
+    let result;
+    let language: string;
+    if (!stored) {
+      const entry = await this.entry(hop.phone);
+      language = entry.language;
+      result = await this.engine.start(entry.flow, this.context(hop.phone, language), entry.vars);
+    } else {
+      language = stored.language;
+      result = await this.engine.respond(stored.dialogue, newestInput(stored.lastText, hop.text), this.context(hop.phone, language));
+    }
+    const reply: UssdReply = result.screen;
+    await this.save(hop.sessionId, { phone: hop.phone, language, lastText: hop.text, lastReply: reply, dialogue: result.session });
+    return reply;
+  }
+
+  private context(phone: string, language: string): DialogueContext {
+    return { phone, language, now: this.now() };
+  }
+
+  private async languageFor(phone: string): Promise<string> {
+    try {
+      return (await this.entry(phone)).language;
+    } catch {
+      return 'en';
+    }
+  }
+
+  private fallback(key: string): UssdReply {
+    return { end: true, text: this.catalogue.render('en', key) };
+  }
+
+  private async acquire(lockKey: string): Promise<boolean> {
+    const started = Date.now();
+    for (;;) {
+      if ((await this.redis.set(lockKey, '1', 'PX', LOCK_MS, 'NX')) === 'OK') return true;
+      if (Date.now() - started > LOCK_WAIT_MS) return false;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  private async load(sessionId: string): Promise<StoredUssdSession | undefined> {
+    const raw = await this.redis.get(this.key('session', sessionId));
+    return raw ? (JSON.parse(raw) as StoredUssdSession) : undefined;
+  }
+
+  private async save(sessionId: string, session: StoredUssdSession): Promise<void> {
+    await this.redis.set(this.key('session', sessionId), JSON.stringify(session), 'EX', this.options.ttlSeconds);
+  }
+
+  private key(kind: string, sessionId: string): string {
+    return `${this.options.keyPrefix}:ussd:${kind}:${sessionId}`;
+  }
+}
+
+/** What the user typed on the last screen: the text appended to what we answered before. */
+export function newestInput(previousText: string, text: string): string {
+  if (previousText === '') return text;
+  if (text.startsWith(`${previousText}*`)) return text.slice(previousText.length + 1);
+  return text.slice(text.lastIndexOf('*') + 1);
+}

@@ -1,0 +1,360 @@
+import { randomInt } from 'node:crypto';
+import type { Db, Tx } from '../db/knex';
+import type { Clock } from './clock';
+import type { CodeVault } from './codes';
+import { longDay } from './dates';
+import type { IdType } from './identity';
+import { queueSms } from './outbox';
+
+/**
+ * Booking: members of a mobile, the seats they may take, and the appointment that carries the
+ * security code. Every write happens in one transaction that also writes the SMS it causes.
+ */
+export interface BookingRules {
+  /** How far ahead a citizen may book, in days from today at the centre. */
+  daysAhead: number;
+  /** CoWIN's rule: at most 4 beneficiaries on one mobile. */
+  maxMembersPerMobile: number;
+  /** Codes sent again by SMS, per appointment per 24 hours. */
+  maxResendsPerDay: number;
+}
+
+export const DEFAULT_BOOKING_RULES: BookingRules = { daysAhead: 14, maxMembersPerMobile: 4, maxResendsPerDay: 3 };
+
+export interface Member {
+  id: number;
+  name: string;
+  birthYear: number;
+}
+
+export interface NewMember {
+  name: string;
+  birthYear: number;
+  gender: 'F' | 'M' | 'O';
+  idType: IdType;
+  idNumber: string;
+}
+
+export type RegisterResult = { kind: 'registered'; member: Member } | { kind: 'member_limit' } | { kind: 'id_taken' };
+
+export interface CentreOption {
+  id: number;
+  name: string;
+  freeSeats: number;
+}
+
+export interface SessionOption {
+  id: number;
+  date: string;
+  vaccine: string;
+  dose: number;
+  freeSeats: number;
+}
+
+export interface SessionSummary extends SessionOption {
+  centreName: string;
+}
+
+export interface AppointmentView {
+  id: number;
+  reference: string;
+  memberName: string;
+  centreName: string;
+  date: string;
+  vaccine: string;
+  dose: number;
+}
+
+export type MemberStatus =
+  | { kind: 'can_book'; dose: number }
+  | { kind: 'already_booked'; appointment: AppointmentView }
+  | { kind: 'fully_vaccinated' }
+  | { kind: 'not_found' };
+
+export type BookingResult =
+  | { kind: 'booked'; appointment: AppointmentView }
+  | { kind: 'full' }
+  | { kind: 'already_booked'; appointment: AppointmentView }
+  | { kind: 'not_eligible' }
+  | { kind: 'not_found' };
+
+export type ResendResult = { kind: 'sent' } | { kind: 'limit' } | { kind: 'not_found' };
+
+const MAX_DOSE = 2;
+export const CODE_TEMPLATE = 'sms.booking_code';
+export const RESENT_CODE_TEMPLATE = 'sms.code_resent';
+const REFERENCE_ALPHABET = '23456789ABCDEFGHJKMNPQRSTUVWXYZ';
+
+export class BookingService {
+  constructor(
+    private readonly db: Db,
+    private readonly codes: CodeVault,
+    private readonly clock: Clock,
+    private readonly rules: BookingRules = DEFAULT_BOOKING_RULES,
+  ) {}
+
+  async members(phone: string): Promise<Member[]> {
+    return this.db('beneficiaries as b')
+      .join('accounts as a', 'a.id', 'b.account_id')
+      .where('a.phone', phone)
+      .orderBy('b.id')
+      .select('b.id', 'b.name', 'b.birth_year as birthYear');
+  }
+
+  async register(phone: string, member: NewMember): Promise<RegisterResult> {
+    const idHash = this.codes.hashIdentity(member.idType, member.idNumber);
+    return this.db.transaction(async (trx) => {
+      const account = await lockAccount(trx, phone);
+      const [{ count }] = (await trx('beneficiaries').where('account_id', account.id).count({ count: '*' })) as [{ count: string }];
+      if (Number(count) >= this.rules.maxMembersPerMobile) return { kind: 'member_limit' };
+      const taken = await trx('beneficiaries').where({ id_type: member.idType, id_hash: idHash }).first('id');
+      if (taken) return { kind: 'id_taken' };
+      const [row] = await trx('beneficiaries')
+        .insert({
+          account_id: account.id,
+          name: member.name,
+          birth_year: member.birthYear,
+          gender: member.gender,
+          id_type: member.idType,
+          id_hash: idHash,
+          id_last4: member.idNumber.slice(-4),
+        })
+        .returning(['id', 'name', 'birth_year']);
+      return { kind: 'registered', member: { id: row.id, name: row.name, birthYear: row.birth_year } };
+    });
+  }
+
+  /** What the member may do next: book the next dose, or why not. */
+  async memberStatus(phone: string, memberId: number): Promise<MemberStatus> {
+    const member = await this.ownedMember(this.db, phone, memberId);
+    if (!member) return { kind: 'not_found' };
+    const live = await this.liveAppointment(this.db, memberId);
+    if (live) return { kind: 'already_booked', appointment: live };
+    const dose = await nextDose(this.db, memberId);
+    return dose > MAX_DOSE ? { kind: 'fully_vaccinated' } : { kind: 'can_book', dose };
+  }
+
+  async centresWithSeats(pincode: string, memberId: number): Promise<CentreOption[]> {
+    const eligibility = await this.eligibility(memberId);
+    if (!eligibility) return [];
+    const rows = await this.openSessions(eligibility)
+      .where('c.pincode', pincode)
+      .groupBy('c.id', 'c.name')
+      .orderBy('c.name')
+      .limit(50)
+      .select('c.id', 'c.name', this.db.raw('SUM(s.capacity - s.booked)::int AS "freeSeats"'));
+    return rows as CentreOption[];
+  }
+
+  async sessionsWithSeats(centreId: number, memberId: number): Promise<SessionOption[]> {
+    const eligibility = await this.eligibility(memberId);
+    if (!eligibility) return [];
+    const rows = await this.openSessions(eligibility)
+      .where('c.id', centreId)
+      .orderBy([{ column: 's.date' }, { column: 's.id' }])
+      .limit(50)
+      .select('s.id', 's.date', 's.vaccine', 's.dose', this.db.raw('(s.capacity - s.booked)::int AS "freeSeats"'));
+    return rows as SessionOption[];
+  }
+
+  async sessionSummary(sessionId: number): Promise<SessionSummary | undefined> {
+    return this.db('vaccination_sessions as s')
+      .join('centres as c', 'c.id', 's.centre_id')
+      .where('s.id', sessionId)
+      .first('s.id', 's.date', 's.vaccine', 's.dose', 'c.name as centreName', this.db.raw('(s.capacity - s.booked)::int AS "freeSeats"'));
+  }
+
+  /**
+   * Takes a seat and creates the appointment with a fresh code, and writes the code SMS, all in
+   * one transaction. Capacity holds under any concurrency: the seat is taken by a conditional
+   * UPDATE, and the database's CHECK refuses anything beyond capacity.
+   */
+  async book(phone: string, memberId: number, sessionId: number): Promise<BookingResult> {
+    return this.db.transaction(async (trx) => {
+      const account = await lockAccount(trx, phone);
+      const member = await this.ownedMember(trx, phone, memberId);
+      if (!member) return { kind: 'not_found' };
+      const live = await this.liveAppointment(trx, memberId);
+      if (live) return { kind: 'already_booked', appointment: live };
+
+      const eligibility = await this.eligibility(memberId, trx);
+      const session = eligibility && (await this.openSessions(eligibility, trx).where('s.id', sessionId).first('s.id', 's.dose'));
+      if (!session) {
+        const exists = await trx('vaccination_sessions').where('id', sessionId).first('capacity', 'booked');
+        return exists && exists.booked >= exists.capacity ? { kind: 'full' } : { kind: 'not_eligible' };
+      }
+      const taken = await trx('vaccination_sessions')
+        .where('id', sessionId)
+        .andWhere('booked', '<', trx.ref('capacity'))
+        .increment('booked', 1)
+        .returning('id');
+      if (taken.length === 0) return { kind: 'full' };
+
+      const reference = referenceCode();
+      const code = await this.uniqueCode(trx, account.id);
+      const [{ id }] = await trx('appointments')
+        .insert({
+          reference,
+          beneficiary_id: memberId,
+          session_id: sessionId,
+          dose: session.dose,
+          code_hmac: this.codes.mac(reference, code),
+          code_cipher: this.codes.encrypt(code),
+        })
+        .returning('id');
+      const appointment = (await this.appointmentView(trx, id))!;
+      await queueSms(trx, {
+        phone,
+        language: account.language,
+        template: CODE_TEMPLATE,
+        params: codeSmsParams(appointment),
+        appointmentId: id,
+      });
+      return { kind: 'booked', appointment };
+    });
+  }
+
+  /** Live (booked, not yet vaccinated) appointments of every member of this mobile. */
+  async liveAppointments(phone: string): Promise<AppointmentView[]> {
+    return this.appointmentQuery(this.db).where('a.phone', phone).andWhere('ap.status', 'booked').orderBy('ap.id');
+  }
+
+  async appointmentFor(phone: string, appointmentId: number): Promise<AppointmentView | undefined> {
+    return this.appointmentQuery(this.db).where({ 'a.phone': phone, 'ap.id': appointmentId, 'ap.status': 'booked' }).first();
+  }
+
+  /** A new code replaces the old one (which stops working) and goes out by SMS. */
+  async resendCode(phone: string, appointmentId: number): Promise<ResendResult> {
+    return this.db.transaction(async (trx) => {
+      const account = await lockAccount(trx, phone);
+      const appointment = await this.appointmentQuery(trx)
+        .where({ 'a.phone': phone, 'ap.id': appointmentId, 'ap.status': 'booked' })
+        .first();
+      if (!appointment) return { kind: 'not_found' };
+      const since = new Date(this.clock.now().getTime() - 86_400_000);
+      const [{ count }] = (await trx('outbound_messages')
+        .where({ appointment_id: appointmentId, template: RESENT_CODE_TEMPLATE })
+        .andWhere('created_at', '>', since)
+        .count({ count: '*' })) as [{ count: string }];
+      if (Number(count) >= this.rules.maxResendsPerDay) return { kind: 'limit' };
+
+      const code = await this.uniqueCode(trx, account.id, appointmentId);
+      await trx('appointments')
+        .where('id', appointmentId)
+        .update({
+          code_hmac: this.codes.mac(appointment.reference, code),
+          code_cipher: this.codes.encrypt(code),
+          updated_at: trx.fn.now(),
+        });
+      await queueSms(trx, {
+        phone,
+        language: account.language,
+        template: RESENT_CODE_TEMPLATE,
+        params: codeSmsParams(appointment),
+        appointmentId,
+      });
+      return { kind: 'sent' };
+    });
+  }
+
+  /** A code unlike the codes of this mobile's other live appointments, so a vaccinator can tell members apart by code. */
+  private async uniqueCode(trx: Tx, accountId: number, exceptAppointmentId?: number): Promise<string> {
+    const others: { reference: string; code_hmac: string }[] = await trx('appointments as ap')
+      .join('beneficiaries as b', 'b.id', 'ap.beneficiary_id')
+      .where({ 'b.account_id': accountId, 'ap.status': 'booked' })
+      .modify((q) => {
+        if (exceptAppointmentId) q.whereNot('ap.id', exceptAppointmentId);
+      })
+      .select('ap.reference', 'ap.code_hmac');
+    for (;;) {
+      const code = this.codes.generate();
+      if (!others.some((other) => this.codes.matches(other.reference, code, other.code_hmac))) return code;
+    }
+  }
+
+  private async eligibility(memberId: number, db: Db | Tx = this.db): Promise<Eligibility | undefined> {
+    const member = await db('beneficiaries').where('id', memberId).first('birth_year');
+    if (!member) return undefined;
+    const dose = await nextDose(db, memberId);
+    if (dose > MAX_DOSE) return undefined;
+    const now = this.clock.now();
+    return { dose, age: now.getUTCFullYear() - member.birth_year, now, daysAhead: this.rules.daysAhead };
+  }
+
+  /** Sessions with free seats this member may book: right dose, old enough, today (at the centre) or later, within the booking window. */
+  private openSessions(e: Eligibility, db: Db | Tx = this.db) {
+    return db('vaccination_sessions as s')
+      .join('centres as c', 'c.id', 's.centre_id')
+      .where('c.active', true)
+      .andWhere('s.dose', e.dose)
+      .andWhere('s.min_age', '<=', e.age)
+      .andWhere('s.booked', '<', db.ref('s.capacity'))
+      .andWhereRaw('s.date >= (?::timestamptz AT TIME ZONE c.timezone)::date', [e.now.toISOString()])
+      .andWhereRaw('s.date <= (?::timestamptz AT TIME ZONE c.timezone)::date + ?::int', [e.now.toISOString(), e.daysAhead]);
+  }
+
+  private async ownedMember(db: Db | Tx, phone: string, memberId: number): Promise<Member | undefined> {
+    return db('beneficiaries as b')
+      .join('accounts as a', 'a.id', 'b.account_id')
+      .where({ 'a.phone': phone, 'b.id': memberId })
+      .first('b.id', 'b.name', 'b.birth_year as birthYear');
+  }
+
+  private async liveAppointment(db: Db | Tx, memberId: number): Promise<AppointmentView | undefined> {
+    return this.appointmentQuery(db).where({ 'ap.beneficiary_id': memberId, 'ap.status': 'booked' }).first();
+  }
+
+  private async appointmentView(db: Db | Tx, appointmentId: number): Promise<AppointmentView | undefined> {
+    return this.appointmentQuery(db).where('ap.id', appointmentId).first();
+  }
+
+  private appointmentQuery(db: Db | Tx) {
+    return db('appointments as ap')
+      .join('beneficiaries as b', 'b.id', 'ap.beneficiary_id')
+      .join('accounts as a', 'a.id', 'b.account_id')
+      .join('vaccination_sessions as s', 's.id', 'ap.session_id')
+      .join('centres as c', 'c.id', 's.centre_id')
+      .select(
+        'ap.id',
+        'ap.reference',
+        'b.name as memberName',
+        'c.name as centreName',
+        's.date',
+        's.vaccine',
+        'ap.dose',
+      );
+  }
+}
+
+interface Eligibility {
+  dose: number;
+  age: number;
+  now: Date;
+  daysAhead: number;
+}
+
+/** The account row of a mobile, created on first use and locked: one mobile's bookings happen one at a time. */
+async function lockAccount(trx: Tx, phone: string): Promise<{ id: number; language: string }> {
+  await trx('accounts').insert({ phone }).onConflict('phone').ignore();
+  return trx('accounts').where('phone', phone).forUpdate().first('id', 'language');
+}
+
+async function nextDose(db: Db | Tx, memberId: number): Promise<number> {
+  const [{ count }] = (await db('appointments').where({ beneficiary_id: memberId, status: 'vaccinated' }).count({ count: '*' })) as [
+    { count: string },
+  ];
+  return Number(count) + 1;
+}
+
+function codeSmsParams(appointment: AppointmentView): Record<string, string> {
+  return {
+    memberName: appointment.memberName,
+    centre: appointment.centreName,
+    date: longDay(appointment.date),
+    ref: appointment.reference,
+  };
+}
+
+function referenceCode(): string {
+  return Array.from({ length: 8 }, () => REFERENCE_ALPHABET[randomInt(REFERENCE_ALPHABET.length)]).join('');
+}

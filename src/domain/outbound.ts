@@ -1,0 +1,102 @@
+import type { SendOutcome } from '../channels/types';
+import type { Db } from '../db/knex';
+import { CODE_TEMPLATE, RESENT_CODE_TEMPLATE } from './booking';
+import type { CodeVault } from './codes';
+
+/**
+ * The life of an outbound SMS after its outbox row commits: relayed to the queue once, claimed
+ * by a worker before each send, and its provider outcome recorded. The row's status is what
+ * keeps a re-run job from sending twice.
+ */
+export interface MessageToSend {
+  id: number;
+  phone: string;
+  language: string;
+  template: string;
+  /** Includes the security code for code templates: in memory only, never logged or stored. */
+  params: Record<string, string | number>;
+}
+
+export type Claim = { kind: 'send'; message: MessageToSend } | { kind: 'already_done'; status: string } | { kind: 'skipped'; reason: string };
+
+const CODE_TEMPLATES = new Set([CODE_TEMPLATE, RESENT_CODE_TEMPLATE]);
+const FINISHED = new Set(['sent', 'failed', 'skipped']);
+
+export class OutboundService {
+  constructor(
+    private readonly db: Db,
+    private readonly codes: CodeVault,
+  ) {}
+
+  /**
+   * Hands unrelayed outbox rows to `enqueue` and marks them relayed in the same transaction. If
+   * the process dies after enqueue but before commit, the rows are offered again: enqueue must be
+   * idempotent per id (the queue's job id is derived from it).
+   */
+  async relayBatch(limit: number, enqueue: (ids: number[]) => Promise<void>): Promise<number> {
+    return this.db.transaction(async (trx) => {
+      const rows: { id: number }[] = await trx('outbound_messages')
+        .whereNull('relayed_at')
+        .orderBy('id')
+        .limit(limit)
+        .forUpdate()
+        .skipLocked()
+        .select('id');
+      if (rows.length === 0) return 0;
+      const ids = rows.map((r) => r.id);
+      await enqueue(ids);
+      await trx('outbound_messages').whereIn('id', ids).update({ relayed_at: trx.fn.now() });
+      return ids.length;
+    });
+  }
+
+  /** Takes the message for one send attempt, or says why there is nothing to send. */
+  async claim(id: number): Promise<Claim> {
+    return this.db.transaction(async (trx) => {
+      const row = await trx('outbound_messages').where('id', id).forUpdate().first();
+      if (!row) return { kind: 'skipped', reason: 'no such message' };
+      if (FINISHED.has(row.status)) return { kind: 'already_done', status: row.status };
+
+      const params: Record<string, string | number> = { ...row.params };
+      if (CODE_TEMPLATES.has(row.template)) {
+        const appointment = await trx('appointments').where('id', row.appointment_id).first('status', 'code_cipher');
+        if (!appointment || appointment.status !== 'booked' || !appointment.code_cipher) {
+          const reason = 'appointment no longer booked';
+          await trx('outbound_messages').where('id', id).update({ status: 'skipped', last_error: reason, updated_at: trx.fn.now() });
+          return { kind: 'skipped', reason };
+        }
+        params.code = this.codes.decrypt(appointment.code_cipher);
+      }
+      await trx('outbound_messages')
+        .where('id', id)
+        .update({ status: 'sending', attempts: trx.raw('attempts + 1'), updated_at: trx.fn.now() });
+      return { kind: 'send', message: { id, phone: row.phone, language: row.language, template: row.template, params } };
+    });
+  }
+
+  /** Records what the provider said. `lastAttempt` turns a transient failure into a final one. */
+  async recordOutcome(id: number, provider: string, outcome: SendOutcome, lastAttempt: boolean): Promise<void> {
+    const common = { provider, provider_status_code: outcome.statusCode ?? null, updated_at: this.db.fn.now() };
+    const query = this.db('outbound_messages').where('id', id);
+    switch (outcome.kind) {
+      case 'sent':
+        await query.update({
+          ...common,
+          status: 'sent',
+          provider_message_id: outcome.providerMessageId,
+          provider_status: outcome.status,
+          cost: outcome.cost ?? null,
+          last_error: null,
+          sent_at: this.db.fn.now(),
+        });
+        return;
+      case 'permanent':
+        await query.update({ ...common, status: 'failed', last_error: outcome.reason });
+        return;
+      case 'transient':
+      case 'account':
+        await query.update({ ...common, status: lastAttempt ? 'failed' : 'retrying', last_error: outcome.reason });
+        return;
+    }
+  }
+}

@@ -1,0 +1,35 @@
+import { Queue, type JobsOptions } from 'bullmq';
+import type Redis from 'ioredis';
+import { queuePrefix } from './connection';
+
+export const SMS_QUEUE = 'sms';
+
+/** Job data carries only the outbox id: the text (and any code) is read from the database at send time. */
+export interface SmsJob {
+  outboxId: number;
+}
+
+export interface SmsQueueOptions {
+  prefix: string;
+  maxAttempts: number;
+  retryBaseMs: number;
+}
+
+export function createSmsQueue(connection: Redis, options: SmsQueueOptions): Queue<SmsJob> {
+  const defaultJobOptions: JobsOptions = {
+    attempts: options.maxAttempts,
+    backoff: { type: 'exponential', delay: options.retryBaseMs },
+    removeOnComplete: { age: 24 * 3600, count: 50_000 },
+    removeOnFail: { age: 7 * 24 * 3600 },
+  };
+  return new Queue<SmsJob>(SMS_QUEUE, { connection, prefix: queuePrefix(options.prefix), defaultJobOptions });
+}
+
+/** One job per outbox row, whatever happens: BullMQ ignores an add whose job id exists. */
+export function smsJobId(outboxId: number): string {
+  return `sms-${outboxId}`;
+}
+
+export async function enqueueSms(queue: Queue<SmsJob>, outboxIds: number[]): Promise<void> {
+  await queue.addBulk(outboxIds.map((outboxId) => ({ name: 'send', data: { outboxId }, opts: { jobId: smsJobId(outboxId) } })));
+}

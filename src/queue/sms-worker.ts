@@ -1,0 +1,80 @@
+import { Worker, type Job } from 'bullmq';
+import type Redis from 'ioredis';
+import type { SendOutcome, SmsProvider } from '../channels/types';
+import type { Catalogue } from '../dialogue/catalogue';
+import type { OutboundService } from '../domain/outbound';
+import type { Logger } from '../logger';
+import { queuePrefix } from './connection';
+import { SMS_QUEUE, type SmsJob } from './sms-queue';
+
+export interface SmsWorkerOptions {
+  prefix: string;
+  concurrency: number;
+  ratePerSecond: number;
+  /** How long to hold the whole queue when the provider account cannot send. */
+  accountHoldMs: number;
+}
+
+/** A transient failure: BullMQ retries the job with exponential backoff. */
+export class TransientSendError extends Error {
+  override readonly name = 'TransientSendError';
+}
+
+/**
+ * Sends one outbox message per job. Each provider outcome is mapped here, once, to what the
+ * queue does: sent and permanent finish the job, transient retries it, account holds the queue.
+ */
+export function startSmsWorker(
+  connection: Redis,
+  deps: { outbound: OutboundService; provider: SmsProvider; catalogue: Catalogue; logger: Logger },
+  options: SmsWorkerOptions,
+): Worker<SmsJob> {
+  const { outbound, provider, catalogue, logger } = deps;
+
+  const worker: Worker<SmsJob> = new Worker<SmsJob>(
+    SMS_QUEUE,
+    async (job: Job<SmsJob>) => {
+      const { outboxId } = job.data;
+      const claim = await outbound.claim(outboxId);
+      if (claim.kind !== 'send') {
+        logger.info({ outboxId, claim: claim.kind }, 'nothing to send');
+        return claim.kind;
+      }
+      const { message } = claim;
+      const text = catalogue.render(message.language, message.template, message.params);
+      const outcome = await provider.send({ to: message.phone, message: text });
+      const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+      await outbound.recordOutcome(outboxId, provider.name, outcome, lastAttempt);
+      logSend(logger, outboxId, message.template, outcome);
+      return afterSend(outcome, worker, options.accountHoldMs);
+    },
+    {
+      connection,
+      prefix: queuePrefix(options.prefix),
+      concurrency: options.concurrency,
+      limiter: { max: options.ratePerSecond, duration: 1000 },
+    },
+  );
+  worker.on('error', (error) => logger.error({ err: error }, 'sms worker error'));
+  return worker;
+}
+
+async function afterSend(outcome: SendOutcome, worker: Worker<SmsJob>, accountHoldMs: number): Promise<string> {
+  switch (outcome.kind) {
+    case 'sent':
+    case 'permanent':
+      return outcome.kind;
+    case 'transient':
+      throw new TransientSendError(outcome.reason);
+    case 'account':
+      await worker.rateLimit(accountHoldMs);
+      throw Worker.RateLimitError();
+  }
+}
+
+function logSend(logger: Logger, outboxId: number, template: string, outcome: SendOutcome): void {
+  const fields = { outboxId, template, outcome: outcome.kind, statusCode: outcome.statusCode };
+  if (outcome.kind === 'sent') logger.info({ ...fields, providerMessageId: outcome.providerMessageId }, 'sms sent');
+  else if (outcome.kind === 'account') logger.error({ ...fields, reason: outcome.reason }, 'sms account problem: queue held');
+  else logger.warn({ ...fields, reason: outcome.reason }, 'sms not sent');
+}

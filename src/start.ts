@@ -1,0 +1,48 @@
+import { createApp } from './app';
+import { ConfigError, loadConfig } from './config';
+import { createLogger } from './logger';
+
+type Mode = 'all' | 'web' | 'worker';
+
+/** Starts the web server, the worker, or both; stops cleanly on SIGINT/SIGTERM. */
+export async function start(mode: Mode): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\nSee .env.example for every variable.\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+  const logger = createLogger(config.LOG_LEVEL);
+  if (config.defaultedSecrets.length) {
+    logger.warn({ variables: config.defaultedSecrets }, 'using development defaults for secrets; set them before going live');
+  }
+
+  const app = await createApp(config, { logger }).catch((error: Error) => {
+    logger.fatal({ err: error }, `cannot start: ${hint(error)}`);
+    process.exit(1);
+  });
+  if (mode !== 'web') await app.startWorker();
+  if (mode !== 'worker') {
+    await app.listen();
+    logger.info({ port: config.PORT, provider: app.provider.name, mode }, `Tika listening on http://localhost:${config.PORT}`);
+  } else {
+    logger.info({ provider: app.provider.name }, 'Tika worker running');
+  }
+
+  const stop = async (signal: string) => {
+    logger.info({ signal }, 'stopping');
+    await app.close();
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void stop('SIGINT'));
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+}
+
+function hint(error: Error & { code?: string }): string {
+  if (error.code === 'ECONNREFUSED') return `${error.message}: is PostgreSQL running? Try: bash scripts/services.sh`;
+  return error.message;
+}

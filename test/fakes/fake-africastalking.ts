@@ -1,0 +1,154 @@
+import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/** A scripted answer: an HTTP response, or no answer at all (to test timeouts). */
+export type FakeResponse = { status: number; json?: unknown; text?: string } | { hang: true };
+
+export interface FakeRequest {
+  method: string;
+  path: string;
+  headers: IncomingHttpHeaders;
+  form: Record<string, string>;
+}
+
+export interface FakeSentSms {
+  to: string;
+  message: string;
+  from?: string;
+  messageId: string;
+}
+
+export interface FakeAfricasTalking {
+  /** Base URL, no trailing slash: give it to AfricasTalkingSms as `baseUrl`. */
+  url: string;
+  /** Every request received, in order. */
+  requests: FakeRequest[];
+  /** Only the requests answered with a successful recipient. */
+  sent: FakeSentSms[];
+  /** Queues responses for the next requests, consumed in order; then the default success again. */
+  respondWith(...responses: FakeResponse[]): void;
+  waitForSent(count: number, timeoutMs?: number): Promise<FakeSentSms[]>;
+  reset(): void;
+  close(): Promise<void>;
+}
+
+const SUCCESS_CODES = new Set([100, 101, 102]);
+
+/** A local stand-in for POST /version1/messaging, speaking Africa's Talking's wire format. */
+export async function startFakeAfricasTalking(): Promise<FakeAfricasTalking> {
+  const requests: FakeRequest[] = [];
+  const sent: FakeSentSms[] = [];
+  const scripted: FakeResponse[] = [];
+  const sentListeners = new Set<() => void>();
+
+  const server = createServer((req, res) => {
+    void handle(req, res).catch((error: unknown) => {
+      if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'text/plain' });
+      res.end(String(error));
+    });
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const form = Object.fromEntries(new URLSearchParams(await readBody(req)));
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    requests.push({ method: req.method ?? '', path, headers: req.headers, form });
+
+    if (path !== '/version1/messaging') return void res.writeHead(404, { 'Content-Type': 'text/plain' }).end('Not Found');
+    if (req.method !== 'POST') return void res.writeHead(405, { 'Content-Type': 'text/plain' }).end('Method Not Allowed');
+    if (!req.headers.apikey) {
+      return void res.writeHead(401, { 'Content-Type': 'text/plain' }).end('The supplied authentication is invalid');
+    }
+
+    const response = scripted.shift() ?? successFor(form);
+    if ('hang' in response) return;
+    if (response.json !== undefined) {
+      res.writeHead(response.status, { 'Content-Type': 'application/json' }).end(JSON.stringify(response.json));
+    } else {
+      res.writeHead(response.status, { 'Content-Type': 'text/plain' }).end(response.text ?? '');
+    }
+    const messageId = successfulMessageId(response);
+    if (messageId) {
+      sent.push({ to: form.to ?? '', message: form.message ?? '', ...(form.from ? { from: form.from } : {}), messageId });
+      for (const listener of sentListeners) listener();
+    }
+  }
+
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    sent,
+    respondWith(...responses) {
+      scripted.push(...responses);
+    },
+    waitForSent(count, timeoutMs = 5000) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          if (sent.length < count) return;
+          cleanup();
+          resolve(sent);
+        };
+        const timer = setTimeout(() => {
+          cleanup();
+          reject(new Error(`fake Africa's Talking: expected ${count} sent SMS within ${timeoutMs} ms, got ${sent.length}`));
+        }, timeoutMs);
+        const cleanup = () => {
+          clearTimeout(timer);
+          sentListeners.delete(check);
+        };
+        sentListeners.add(check);
+        check();
+      });
+    },
+    reset() {
+      requests.length = 0;
+      sent.length = 0;
+      scripted.length = 0;
+    },
+    close() {
+      return new Promise((resolve, reject) => {
+        server.close((error) => (error ? reject(error) : resolve()));
+        // Hung requests would otherwise keep close() waiting forever.
+        server.closeAllConnections();
+      });
+    },
+  };
+}
+
+function successFor(form: Record<string, string>): FakeResponse {
+  return {
+    status: 201,
+    json: {
+      SMSMessageData: {
+        Message: 'Sent to 1/1 Total Cost: KES 0.8000 Message parts: 1',
+        Recipients: [
+          {
+            cost: 'KES 0.8000',
+            messageId: `ATXid_${randomBytes(16).toString('hex')}`,
+            number: form.to ?? '',
+            status: 'Success',
+            statusCode: 101,
+          },
+        ],
+      },
+    },
+  };
+}
+
+/** The messageId of a 201 whose first recipient succeeded, whether default or scripted. */
+function successfulMessageId(response: { status: number; json?: unknown }): string | undefined {
+  if (response.status !== 201) return undefined;
+  const recipient = (response.json as { SMSMessageData?: { Recipients?: Array<{ statusCode?: unknown; messageId?: unknown }> } })
+    ?.SMSMessageData?.Recipients?.[0];
+  if (!recipient || !SUCCESS_CODES.has(Number(recipient.statusCode)) || typeof recipient.messageId !== 'string') return undefined;
+  return recipient.messageId;
+}
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}

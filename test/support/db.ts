@@ -1,0 +1,35 @@
+import { createDb, ensureDatabase, migrateLatest, type Db } from '../../src/db/knex';
+
+/** Each jest worker has its own database and Redis prefix, so test files can run in parallel. */
+export function workerSuffix(): string {
+  return process.env.JEST_WORKER_ID ?? '0';
+}
+
+export function testDatabaseUrl(): string {
+  const base = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/tika_test';
+  return `${base}_${workerSuffix()}`;
+}
+
+export function testRedisPrefix(): string {
+  return `tikatest${workerSuffix()}`;
+}
+
+const TABLES_TO_KEEP = new Set(['knex_migrations', 'knex_migrations_lock']);
+
+/** A migrated, empty database for this worker. */
+export async function freshDb(): Promise<Db> {
+  const url = testDatabaseUrl();
+  await ensureDatabase(url);
+  const db = createDb(url);
+  await migrateLatest(db);
+  await truncateAll(db);
+  return db;
+}
+
+export async function truncateAll(db: Db): Promise<void> {
+  const { rows } = await db.raw<{ rows: { tablename: string }[] }>(
+    "SELECT tablename FROM pg_tables WHERE schemaname = 'public'",
+  );
+  const tables = rows.map((r) => r.tablename).filter((t) => !TABLES_TO_KEEP.has(t));
+  if (tables.length) await db.raw(`TRUNCATE ${tables.map((t) => `"${t}"`).join(', ')} RESTART IDENTITY CASCADE`);
+}
