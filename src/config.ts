@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isTimeZone } from './domain/dates';
 
 /**
  * Configuration comes only from the environment and is validated once at start-up.
@@ -63,15 +64,6 @@ const schema = z
       }
     }
   });
-
-function isTimeZone(zone: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en', { timeZone: zone });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 type ParsedEnv = z.infer<typeof schema>;
 export type Config = Omit<ParsedEnv, SecretName> & Record<SecretName, string> & {

@@ -1,0 +1,139 @@
+import { Command, InvalidArgumentError } from 'commander';
+import { loadConfig } from './config';
+import { createDb, type Db } from './db/knex';
+import { ProgrammeError, ProgrammeService } from './domain/programme';
+
+/** Operator CLI: `tsx src/cli.ts <command>`. Talks to DATABASE_URL through ProgrammeService. */
+
+type Cell = string | number | boolean | Date | null | undefined;
+
+/** A plain-text table with a header row; columns are as wide as their widest cell. */
+export function formatTable<Row extends { [K in keyof Row]: Cell }>(rows: readonly Row[]): string {
+  if (rows.length === 0) return '(none)\n';
+  const columns = Object.keys(rows[0]!) as (keyof Row & string)[];
+  const cells = [columns, ...rows.map((row) => columns.map((column) => showCell(row[column])))];
+  const widths = columns.map((_, i) => Math.max(...cells.map((line) => line[i]!.length)));
+  const render = (line: readonly string[]) => line.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd();
+  const rule = widths.map((width) => '-'.repeat(width)).join('  ');
+  return [render(cells[0]!), rule, ...cells.slice(1).map(render)].join('\n') + '\n';
+}
+
+function showCell(value: Cell): string {
+  if (value === null || value === undefined) return '';
+  if (value instanceof Date) return value.toISOString();
+  return String(value);
+}
+
+function integer(value: string): number {
+  if (!/^-?\d+$/.test(value.trim())) throw new InvalidArgumentError('must be a whole number');
+  return Number(value);
+}
+
+interface OutputOptions {
+  json?: boolean;
+}
+
+function printList<Row extends { [K in keyof Row]: Cell }>(rows: readonly Row[], options: OutputOptions): void {
+  if (options.json) for (const row of rows) console.log(JSON.stringify(row));
+  else process.stdout.write(formatTable(rows));
+}
+
+/** Runs one command against a fresh connection pool and always closes it. */
+async function withProgramme(work: (programme: ProgrammeService) => Promise<void>): Promise<void> {
+  const config = loadConfig();
+  const db: Db = createDb(config.DATABASE_URL, { max: 2 });
+  try {
+    await work(new ProgrammeService(db, { defaultTimezone: config.TIMEZONE, defaultCountry: config.DEFAULT_COUNTRY }));
+  } finally {
+    await db.destroy();
+  }
+}
+
+export function buildCli(): Command {
+  const program = new Command('tika').description('Tika operator CLI: centres, sessions and vaccinators').showHelpAfterError();
+
+  program
+    .command('centres:add')
+    .description('create a vaccination centre')
+    .requiredOption('--name <name>', 'centre name, up to 60 characters')
+    .requiredOption('--pincode <pincode>', '6-digit PIN code')
+    .requiredOption('--district <district>')
+    .requiredOption('--state <state>')
+    .option('--timezone <zone>', 'IANA time zone (default: TIMEZONE from config)')
+    .action((options: { name: string; pincode: string; district: string; state: string; timezone?: string }) =>
+      withProgramme(async (programme) => console.log(JSON.stringify(await programme.createCentre(options)))),
+    );
+
+  program
+    .command('centres:list')
+    .description('list centres')
+    .option('--pincode <pincode>', 'only centres in this PIN code')
+    .option('--json', 'one JSON object per line')
+    .action((options: { pincode?: string } & OutputOptions) =>
+      withProgramme(async (programme) => printList(await programme.listCentres({ pincode: options.pincode }), options)),
+    );
+
+  program
+    .command('sessions:add')
+    .description('open a vaccination session at a centre on a date')
+    .requiredOption('--centre <id>', 'centre id', integer)
+    .requiredOption('--date <YYYY-MM-DD>', 'session day, in the centre time zone')
+    .requiredOption('--vaccine <name>', 'e.g. Covishield')
+    .requiredOption('--min-age <years>', 'minimum age', integer)
+    .requiredOption('--dose <n>', 'dose number, 1 to 3', integer)
+    .requiredOption('--capacity <seats>', 'seats available', integer)
+    .action((options: { centre: number; date: string; vaccine: string; minAge: number; dose: number; capacity: number }) =>
+      withProgramme(async (programme) => {
+        const { centre, ...session } = options;
+        console.log(JSON.stringify(await programme.createSession({ centreId: centre, ...session })));
+      }),
+    );
+
+  program
+    .command('sessions:list')
+    .description('list sessions')
+    .option('--centre <id>', 'only this centre', integer)
+    .option('--date <YYYY-MM-DD>', 'only this day')
+    .option('--json', 'one JSON object per line')
+    .action((options: { centre?: number; date?: string } & OutputOptions) =>
+      withProgramme(async (programme) =>
+        printList(await programme.listSessions({ centreId: options.centre, date: options.date }), options),
+      ),
+    );
+
+  program
+    .command('vaccinators:add')
+    .description('register a vaccinator at a centre')
+    .requiredOption('--phone <phone>', 'mobile number; national or +E.164')
+    .requiredOption('--name <name>')
+    .requiredOption('--centre <id>', 'centre id', integer)
+    .action((options: { phone: string; name: string; centre: number }) =>
+      withProgramme(async (programme) => {
+        const vaccinator = await programme.createVaccinator({ phone: options.phone, name: options.name, centreId: options.centre });
+        console.log(JSON.stringify(vaccinator));
+      }),
+    );
+
+  program
+    .command('vaccinators:list')
+    .description('list vaccinators')
+    .option('--centre <id>', 'only this centre', integer)
+    .option('--json', 'one JSON object per line')
+    .action((options: { centre?: number } & OutputOptions) =>
+      withProgramme(async (programme) => printList(await programme.listVaccinators({ centreId: options.centre }), options)),
+    );
+
+  return program;
+}
+
+async function main(argv: string[]): Promise<void> {
+  try {
+    await buildCli().parseAsync(argv);
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    console.error(error instanceof ProgrammeError ? `${error.kind}: ${message}` : `error: ${message}`);
+    process.exitCode = 1;
+  }
+}
+
+if (require.main === module) void main(process.argv);

@@ -1,0 +1,295 @@
+import { z } from 'zod';
+import type { Db } from '../db/knex';
+import { isCalendarDay, isTimeZone } from './dates';
+import { toE164 } from './phone';
+
+/** The operator's programme data: centres, their daily sessions and the vaccinators registered at them. */
+
+export interface Centre {
+  id: number;
+  name: string;
+  pincode: string;
+  district: string;
+  state: string;
+  timezone: string;
+  createdAt: Date;
+}
+
+export interface Session {
+  id: number;
+  centreId: number;
+  date: string;
+  vaccine: string;
+  minAge: number;
+  dose: number;
+  capacity: number;
+  booked: number;
+  freeSeats: number;
+}
+
+export interface Vaccinator {
+  id: number;
+  phone: string;
+  name: string;
+  centreId: number;
+  active: boolean;
+}
+
+export type ProgrammeErrorKind = 'not_found' | 'conflict' | 'invalid';
+
+export interface ProgrammeIssue {
+  /** The offending field, dotted for nested ones ('' for the input as a whole). */
+  path: string;
+  message: string;
+}
+
+export class ProgrammeError extends Error {
+  constructor(
+    readonly kind: ProgrammeErrorKind,
+    message: string,
+    readonly issues: ProgrammeIssue[] = [],
+  ) {
+    super(message);
+    this.name = 'ProgrammeError';
+  }
+}
+
+// ---- Input schemas: shared with the admin API so both edges validate the same way. ----
+
+/** "is required" when the field is absent, otherwise what it should have been. */
+const expected = (what: string) => ({ error: (issue: { input: unknown }) => (issue.input === undefined ? 'is required' : `must be ${what}`) });
+const string = () => z.string(expected('text'));
+const number = () => z.number(expected('a number'));
+
+const text = (max: number) => string().trim().min(1, 'must not be empty').max(max, `must be at most ${max} characters`);
+const id = number().int('must be a whole number').positive('must be a positive id');
+const pincode = z.string(expected('6 digits, as text')).trim().regex(/^[1-9][0-9]{5}$/, 'must be 6 digits, not starting with 0');
+const calendarDay = string().refine(isCalendarDay, 'must be a real date written YYYY-MM-DD');
+const intBetween = (min: number, max: number) =>
+  number().int('must be a whole number').min(min, `must be at least ${min}`).max(max, `must be at most ${max}`);
+
+export const newCentreSchema = z.strictObject({
+  name: text(60),
+  pincode,
+  district: text(60),
+  state: text(60),
+  timezone: string().trim().refine(isTimeZone, 'must be an IANA time zone such as Asia/Kolkata').optional(),
+});
+export type NewCentre = z.input<typeof newCentreSchema>;
+
+export const centreFilterSchema = z.strictObject({ pincode: pincode.optional() });
+export type CentreFilter = z.input<typeof centreFilterSchema>;
+
+export const newSessionSchema = z.strictObject({
+  centreId: id,
+  date: calendarDay,
+  vaccine: text(30),
+  minAge: intBetween(0, 120),
+  dose: intBetween(1, 3),
+  capacity: intBetween(1, 100_000),
+});
+export type NewSession = z.input<typeof newSessionSchema>;
+
+export const sessionFilterSchema = z.strictObject({ centreId: id.optional(), date: calendarDay.optional() });
+export type SessionFilter = z.input<typeof sessionFilterSchema>;
+
+export const newVaccinatorSchema = z.strictObject({
+  phone: string().trim().min(1, 'must not be empty').max(30, 'must be at most 30 characters'),
+  name: text(60),
+  centreId: id,
+});
+export type NewVaccinator = z.input<typeof newVaccinatorSchema>;
+
+export const vaccinatorFilterSchema = z.strictObject({ centreId: id.optional() });
+export type VaccinatorFilter = z.input<typeof vaccinatorFilterSchema>;
+
+/** Parses input or throws an 'invalid' ProgrammeError whose message names every bad field. */
+export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  const issues = result.error.issues.flatMap(toIssues);
+  throw new ProgrammeError('invalid', issues.map(describeIssue).join('; '), issues);
+}
+
+function toIssues(issue: z.core.$ZodIssue): ProgrammeIssue[] {
+  const path = issue.path.map(String).join('.');
+  if (issue.code !== 'unrecognized_keys') return [{ path, message: issue.message }];
+  return issue.keys.map((key) => ({ path: path ? `${path}.${key}` : key, message: 'is not a known field' }));
+}
+
+function describeIssue(issue: ProgrammeIssue): string {
+  return issue.path ? `${issue.path} ${issue.message}` : issue.message;
+}
+
+// ---- Rows as stored ----
+
+interface CentreRow {
+  id: number;
+  name: string;
+  pincode: string;
+  district: string;
+  state: string;
+  timezone: string;
+  active: boolean;
+  created_at: Date;
+}
+
+interface SessionRow {
+  id: number;
+  centre_id: number;
+  date: string;
+  vaccine: string;
+  min_age: number;
+  dose: number;
+  capacity: number;
+  booked: number;
+  created_at: Date;
+}
+
+interface VaccinatorRow {
+  id: number;
+  phone: string;
+  name: string;
+  centre_id: number;
+  active: boolean;
+  created_at: Date;
+}
+
+const toCentre = (row: CentreRow): Centre => ({
+  id: row.id,
+  name: row.name,
+  pincode: row.pincode,
+  district: row.district,
+  state: row.state,
+  timezone: row.timezone,
+  createdAt: row.created_at,
+});
+
+const toSession = (row: SessionRow): Session => ({
+  id: row.id,
+  centreId: row.centre_id,
+  date: row.date,
+  vaccine: row.vaccine,
+  minAge: row.min_age,
+  dose: row.dose,
+  capacity: row.capacity,
+  booked: row.booked,
+  freeSeats: row.capacity - row.booked,
+});
+
+const toVaccinator = (row: VaccinatorRow): Vaccinator => ({
+  id: row.id,
+  phone: row.phone,
+  name: row.name,
+  centreId: row.centre_id,
+  active: row.active,
+});
+
+const PG_UNIQUE_VIOLATION = '23505';
+const PG_FOREIGN_KEY_VIOLATION = '23503';
+
+function pgCode(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+export interface ProgrammeOptions {
+  defaultTimezone: string;
+  defaultCountry: string;
+}
+
+export class ProgrammeService {
+  constructor(
+    private readonly db: Db,
+    private readonly options: ProgrammeOptions,
+  ) {}
+
+  async createCentre(input: NewCentre): Promise<Centre> {
+    const centre = parseInput(newCentreSchema, input);
+    const [row] = await this.db<CentreRow>('centres')
+      .insert({ ...centre, timezone: centre.timezone ?? this.options.defaultTimezone })
+      .returning('*');
+    return toCentre(row!);
+  }
+
+  async listCentres(filter: CentreFilter = {}): Promise<Centre[]> {
+    const { pincode } = parseInput(centreFilterSchema, filter);
+    const query = this.db<CentreRow>('centres').orderBy('id');
+    if (pincode) query.where({ pincode });
+    return (await query).map(toCentre);
+  }
+
+  async createSession(input: NewSession): Promise<Session> {
+    const session = parseInput(newSessionSchema, input);
+    const row = await this.insertForCentre(session.centreId, () =>
+      this.db<SessionRow>('vaccination_sessions')
+        .insert({
+          centre_id: session.centreId,
+          date: session.date,
+          vaccine: session.vaccine,
+          min_age: session.minAge,
+          dose: session.dose,
+          capacity: session.capacity,
+        })
+        .returning('*'),
+    );
+    return toSession(row);
+  }
+
+  async listSessions(filter: SessionFilter = {}): Promise<Session[]> {
+    const { centreId, date } = parseInput(sessionFilterSchema, filter);
+    const query = this.db<SessionRow>('vaccination_sessions').orderBy(['date', 'centre_id', 'vaccine', 'min_age', 'dose', 'id']);
+    if (centreId !== undefined) query.where({ centre_id: centreId });
+    if (date !== undefined) query.where({ date });
+    return (await query).map(toSession);
+  }
+
+  async createVaccinator(input: NewVaccinator): Promise<Vaccinator> {
+    const vaccinator = parseInput(newVaccinatorSchema, input);
+    const phone = this.normalisePhone(vaccinator.phone);
+    try {
+      const row = await this.insertForCentre(vaccinator.centreId, () =>
+        this.db<VaccinatorRow>('vaccinators')
+          .insert({ phone, name: vaccinator.name, centre_id: vaccinator.centreId })
+          .returning('*'),
+      );
+      return toVaccinator(row);
+    } catch (error) {
+      if (pgCode(error) !== PG_UNIQUE_VIOLATION) throw error;
+      const message = `phone ${phone} is already registered to a vaccinator`;
+      throw new ProgrammeError('conflict', message, [{ path: 'phone', message }]);
+    }
+  }
+
+  async listVaccinators(filter: VaccinatorFilter = {}): Promise<Vaccinator[]> {
+    const { centreId } = parseInput(vaccinatorFilterSchema, filter);
+    const query = this.db<VaccinatorRow>('vaccinators').orderBy('id');
+    if (centreId !== undefined) query.where({ centre_id: centreId });
+    return (await query).map(toVaccinator);
+  }
+
+  async setVaccinatorActive(vaccinatorId: number, active: boolean): Promise<Vaccinator> {
+    parseInput(z.strictObject({ id, active: z.boolean(expected('true or false')) }), { id: vaccinatorId, active });
+    const [row] = await this.db<VaccinatorRow>('vaccinators').where({ id: vaccinatorId }).update({ active }).returning('*');
+    if (!row) throw new ProgrammeError('not_found', `vaccinator ${vaccinatorId} does not exist`);
+    return toVaccinator(row);
+  }
+
+  private normalisePhone(input: string): string {
+    const phone = toE164(input, this.options.defaultCountry);
+    if (phone) return phone;
+    const message = `phone "${input}" is not a valid mobile number`;
+    throw new ProgrammeError('invalid', message, [{ path: 'phone', message }]);
+  }
+
+  /** Runs an insert that references a centre; the foreign key, not a prior read, decides the centre exists. */
+  private async insertForCentre<Row>(centreId: number, insert: () => PromiseLike<Row[]>): Promise<Row> {
+    try {
+      const [row] = await insert();
+      return row!;
+    } catch (error) {
+      if (pgCode(error) !== PG_FOREIGN_KEY_VIOLATION) throw error;
+      throw new ProgrammeError('not_found', `centre ${centreId} does not exist`, [{ path: 'centreId', message: 'no such centre' }]);
+    }
+  }
+}

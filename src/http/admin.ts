@@ -1,0 +1,118 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import express, { Router, type ErrorRequestHandler, type Request, type RequestHandler } from 'express';
+import { z } from 'zod';
+import {
+  ProgrammeError,
+  parseInput,
+  newCentreSchema,
+  newSessionSchema,
+  newVaccinatorSchema,
+  type ProgrammeErrorKind,
+  type ProgrammeService,
+} from '../domain/programme';
+import type { Logger } from '../logger';
+
+export interface AdminDeps {
+  programme: ProgrammeService;
+  adminToken: string;
+  /** Where unexpected errors are reported; the caller only ever sees a generic 500. */
+  logger?: Logger;
+}
+
+/** The operator's API: centres, sessions and vaccinators. Mounted at /admin. */
+export function adminRouter(deps: AdminDeps): Router {
+  const { programme } = deps;
+  const router = Router();
+  router.use(requireBearer(deps.adminToken));
+  router.use(express.json({ limit: '32kb' }));
+
+  router.post('/centres', async (req, res) => {
+    res.status(201).json(await programme.createCentre(parseInput(newCentreSchema, jsonBody(req))));
+  });
+  router.get('/centres', async (req, res) => {
+    res.json({ centres: await programme.listCentres(parseInput(centreQuery, req.query)) });
+  });
+  router.post('/sessions', async (req, res) => {
+    res.status(201).json(await programme.createSession(parseInput(newSessionSchema, jsonBody(req))));
+  });
+  router.get('/sessions', async (req, res) => {
+    res.json({ sessions: await programme.listSessions(parseInput(sessionQuery, req.query)) });
+  });
+  router.post('/vaccinators', async (req, res) => {
+    res.status(201).json(await programme.createVaccinator(parseInput(newVaccinatorSchema, jsonBody(req))));
+  });
+  router.get('/vaccinators', async (req, res) => {
+    res.json({ vaccinators: await programme.listVaccinators(parseInput(vaccinatorQuery, req.query)) });
+  });
+  router.patch('/vaccinators/:id', async (req, res) => {
+    const { id } = parseInput(idParams, req.params);
+    const { active } = parseInput(activeBody, jsonBody(req));
+    res.json(await programme.setVaccinatorActive(id, active));
+  });
+
+  router.use(errorHandler(deps.logger));
+  return router;
+}
+
+// Query strings and path segments arrive as text; ids are coerced here, range-checked by the service schemas.
+const queryId = z.coerce.number().int('must be a whole number').positive('must be a positive id');
+const centreQuery = z.strictObject({ pincode: z.string().optional() });
+const sessionQuery = z.strictObject({ centreId: queryId.optional(), date: z.string().optional() });
+const vaccinatorQuery = z.strictObject({ centreId: queryId.optional() });
+const idParams = z.object({ id: queryId });
+const activeBody = z.strictObject({ active: z.boolean({ error: (issue) => (issue.input === undefined ? 'is required' : 'must be true or false') }) });
+
+/** express.json leaves the body undefined unless the request says it is JSON. */
+function jsonBody(req: Request): unknown {
+  if (req.body === undefined) {
+    throw new ProgrammeError('invalid', 'request body must be JSON (Content-Type: application/json)');
+  }
+  return req.body;
+}
+
+const sha256 = (value: string) => createHash('sha256').update(value).digest();
+
+function requireBearer(adminToken: string): RequestHandler {
+  if (!adminToken) throw new Error('adminRouter needs a non-empty admin token');
+  const expected = sha256(adminToken);
+  return (req, res, next) => {
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(req.get('authorization') ?? '');
+    // Hashing both sides gives equal lengths, so timingSafeEqual never leaks the token's length.
+    if (match && timingSafeEqual(sha256(match[1]!), expected)) return next();
+    res
+      .status(401)
+      .set('WWW-Authenticate', 'Bearer')
+      .json({ error: 'unauthorized', message: match ? 'the admin token is not valid' : 'missing header Authorization: Bearer <admin token>' });
+  };
+}
+
+const STATUS_BY_KIND: Record<ProgrammeErrorKind, number> = { invalid: 400, not_found: 404, conflict: 409 };
+const ERROR_BY_KIND: Record<ProgrammeErrorKind, string> = { invalid: 'invalid_request', not_found: 'not_found', conflict: 'conflict' };
+
+/** body-parser's errors carry a 4xx status and a `type` such as 'entity.parse.failed'. */
+interface BodyParserError {
+  status: number;
+  type: string;
+}
+
+function isBodyParserError(error: unknown): error is BodyParserError {
+  const candidate = error as Partial<BodyParserError> | null;
+  return typeof candidate?.type === 'string' && typeof candidate.status === 'number' && candidate.status >= 400 && candidate.status < 500;
+}
+
+function errorHandler(logger: Logger | undefined): ErrorRequestHandler {
+  return (error: unknown, req, res, _next) => {
+    if (error instanceof ProgrammeError) {
+      const body = { error: ERROR_BY_KIND[error.kind], message: error.message };
+      res.status(STATUS_BY_KIND[error.kind]).json(error.kind === 'invalid' ? { ...body, issues: error.issues } : body);
+      return;
+    }
+    if (isBodyParserError(error)) {
+      const message = error.type === 'entity.parse.failed' ? 'request body is not valid JSON' : `request body refused (${error.type})`;
+      res.status(error.status).json({ error: 'invalid_request', message, issues: [] });
+      return;
+    }
+    logger?.error({ err: error, method: req.method, path: req.path }, 'admin request failed');
+    res.status(500).json({ error: 'internal', message: 'internal error' });
+  };
+}

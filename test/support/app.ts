@@ -1,0 +1,128 @@
+import { Writable } from 'node:stream';
+import Redis from 'ioredis';
+import { createApp, type App } from '../../src/app';
+import { loadConfig } from '../../src/config';
+import { ManualClock } from '../../src/domain/clock';
+import { createLogger } from '../../src/logger';
+import { startFakeAfricasTalking, type FakeAfricasTalking } from '../fakes/fake-africastalking';
+import { createDb, ensureDatabase, migrateLatest } from '../../src/db/knex';
+import { testDatabaseUrl, testRedisPrefix, truncateAll } from './db';
+
+export const TEST_WEBHOOK_SECRET = 'test-webhook-secret-0123456789';
+export const TEST_ADMIN_TOKEN = 'test-admin-token-0123456789';
+export const TEST_API_KEY = 'atsk_test_api_key_0123456789abcdef';
+export const SERVICE_CODE = '*384*1234#';
+
+export interface TestApp {
+  app: App;
+  at: FakeAfricasTalking;
+  clock: ManualClock;
+  baseUrl: string;
+  /** Every log line the app wrote, as text. */
+  logs: string[];
+  /** One USSD hop exactly as Africa's Talking sends it. */
+  ussd(sessionId: string, phone: string, text: string): Promise<{ status: number; body: string }>;
+  /** A form-encoded POST, as every Africa's Talking callback is. */
+  postForm(path: string, form: Record<string, string>): Promise<{ status: number; body: string }>;
+  close(): Promise<void>;
+}
+
+/**
+ * The whole product on real PostgreSQL and Redis, sending SMS to a local fake Africa's Talking
+ * server. Each call starts from an empty database and empty Redis keys for this jest worker.
+ */
+export async function startTestApp(env: Record<string, string> = {}, options: { now?: Date } = {}): Promise<TestApp> {
+  const at = await startFakeAfricasTalking();
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    PORT: '0',
+    DATABASE_URL: testDatabaseUrl(),
+    REDIS_PREFIX: testRedisPrefix(),
+    SMS_PROVIDER: 'africastalking',
+    AT_USERNAME: 'sandbox',
+    AT_API_KEY: TEST_API_KEY,
+    AT_BASE_URL: at.url,
+    AT_TIMEOUT_MS: '1000',
+    WEBHOOK_SECRET: TEST_WEBHOOK_SECRET,
+    ADMIN_TOKEN: TEST_ADMIN_TOKEN,
+    CODE_SECRET: 'test-code-secret-0123456789abcdef0123456789',
+    PUBLIC_BASE_URL: 'http://tika.test',
+    ...env,
+  });
+  await resetStores(config.DATABASE_URL, config.REDIS_URL, config.REDIS_PREFIX);
+
+  const logs: string[] = [];
+  const sink = new Writable({
+    write(chunk, _encoding, done) {
+      logs.push(String(chunk));
+      done();
+    },
+  });
+  const clock = new ManualClock(options.now ?? new Date());
+  const app = await createApp(config, { clock, logger: createLogger('debug', sink), smsRetryBaseMs: 20 });
+  await app.startWorker();
+  const server = await app.listen(0);
+  const address = server.address();
+  const baseUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+
+  const postForm = async (path: string, form: Record<string, string>) => {
+    const response = await fetch(`${baseUrl}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams(form).toString(),
+    });
+    return { status: response.status, body: await response.text() };
+  };
+
+  return {
+    app,
+    at,
+    clock,
+    baseUrl,
+    logs,
+    postForm,
+    ussd: (sessionId, phone, text) =>
+      postForm(`/webhooks/africastalking/ussd?key=${TEST_WEBHOOK_SECRET}`, {
+        sessionId,
+        serviceCode: SERVICE_CODE,
+        phoneNumber: phone,
+        networkCode: '40410',
+        text,
+      }),
+    close: async () => {
+      await app.close();
+      await at.close();
+    },
+  };
+}
+
+async function resetStores(databaseUrl: string, redisUrl: string, prefix: string): Promise<void> {
+  await ensureDatabase(databaseUrl);
+  const db = createDb(databaseUrl);
+  try {
+    await migrateLatest(db);
+    await truncateAll(db);
+  } finally {
+    await db.destroy();
+  }
+  const redis = new Redis(redisUrl);
+  try {
+    for (const pattern of [`${prefix}:*`, `{${prefix}}:*`]) {
+      const keys = await redis.keys(pattern);
+      if (keys.length) await redis.del(...keys);
+    }
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** Waits until `check` returns a value that is not undefined, or fails with `what`. */
+export async function eventually<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 5000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}

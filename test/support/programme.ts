@@ -1,0 +1,34 @@
+import type { App } from '../../src/app';
+import { addDays, dayIn } from '../../src/domain/dates';
+
+/** A centre with one session `daysFromToday` ahead (in the centre's time zone). */
+export async function seedCentre(
+  app: App,
+  options: { name?: string; pincode?: string; capacity?: number; daysFromToday?: number; vaccine?: string; minAge?: number; dose?: number } = {},
+) {
+  const centre = await app.programme.createCentre({
+    name: options.name ?? 'AIIMS Delhi',
+    pincode: options.pincode ?? '110001',
+    district: 'New Delhi',
+    state: 'Delhi',
+  });
+  const session = await app.programme.createSession({
+    centreId: centre.id,
+    date: addDays(dayIn(centre.timezone, app.clock.now()), options.daysFromToday ?? 1),
+    vaccine: options.vaccine ?? 'Covishield',
+    minAge: options.minAge ?? 18,
+    dose: options.dose ?? 1,
+    capacity: options.capacity ?? 10,
+  });
+  return { centre, session };
+}
+
+/** Answers for a first-time registration of one member, up to the PIN code screen. */
+export function registration(name: string, panNumber: string): string[] {
+  return ['1', name, '1985', '1', '2', panNumber];
+}
+
+/** A valid PAN for the n-th test person, so photo IDs never collide. */
+export function pan(n: number): string {
+  return `ABCDE${String(n).padStart(4, '0')}F`;
+}
