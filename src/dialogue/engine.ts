@@ -91,6 +91,24 @@ export class DialogueEngine {
     return this.enter(session, flow.start, ctx);
   }
 
+  /**
+   * The screen of one state with the given variables (and list items), without running anything:
+   * for the flows test and for inspecting a flow.
+   */
+  async preview(flowId: string, stateName: string, ctx: DialogueContext, vars: Vars, options: { items?: ListItem[]; page?: number } = {}): Promise<Screen> {
+    const session: DialogueSession = {
+      flow: flowId,
+      state: stateName,
+      vars,
+      history: stateName === this.flow(flowId).start ? [] : ['(previous)'],
+      page: options.page ?? 0,
+      retries: 0,
+      itemIds: [],
+      hasMore: false,
+    };
+    return (await this.render(session, ctx, undefined, options.items)).screen;
+  }
+
   /** One answer from the user on the current screen. Does not mutate the given session. */
   async respond(current: DialogueSession, rawInput: string, ctx: DialogueContext): Promise<{ session: DialogueSession; screen: Screen }> {
     const session = structuredClone(current);
@@ -217,6 +235,8 @@ export class DialogueEngine {
       case 'list': {
         const items = listItems ?? (await this.binding('sources', state.source)(session.vars, ctx));
         if (items.length === 0) return this.enter(session, state.empty, ctx, { keepHistory: true });
+        const undeclared = items.find((item) => !state.items.includes(item.label.key));
+        if (undeclared) throw new FlowError(`source "${state.source}" labels an item "${undeclared.label.key}", not declared in state "${session.state}"`);
         lines = this.renderListPage(session, items, ctx, prompt, back);
         break;
       }

@@ -34,6 +34,8 @@ const listState = z.object({
   source: z.string(),
   store: variable,
   next: stateName,
+  /** Message keys the source may label its items with (checked like prompts). */
+  items: z.array(messageKey).min(1),
   /** Where to go when the source has nothing to offer. */
   empty: stateName,
 });
@@ -92,6 +94,8 @@ export function messageKeysOf(state: StateDef): string[] {
   switch (state.type) {
     case 'menu':
       return [state.prompt, ...state.options.map((o) => o.label)];
+    case 'list':
+      return [state.prompt, ...state.items];
     case 'action':
       return [];
     default:

@@ -1,0 +1,177 @@
+import { createDb } from '../../src/db/knex';
+import { SERVICE_CODE, startTestApp, TEST_WEBHOOK_SECRET, type TestApp } from '../support/app';
+import { pan, registration, seedCentre } from '../support/programme';
+
+const USSD = `/webhooks/africastalking/ussd?key=${TEST_WEBHOOK_SECRET}`;
+const hop = (sessionId: string, text: string, phoneNumber = '+919812345678') => ({
+  sessionId,
+  serviceCode: SERVICE_CODE,
+  phoneNumber,
+  networkCode: '40410',
+  text,
+});
+
+describe('the USSD webhook', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp();
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  describe.each([
+    ['no key', '/webhooks/africastalking/ussd'],
+    ['an empty key', '/webhooks/africastalking/ussd?key='],
+    ['a wrong key', '/webhooks/africastalking/ussd?key=not-the-secret'],
+    ['a key that is a prefix of the secret', `/webhooks/africastalking/ussd?key=${TEST_WEBHOOK_SECRET.slice(0, 10)}`],
+  ])('with %s', (_label, path) => {
+    it('answers 401 and starts no session', async () => {
+      const reply = await t.postForm(path, hop('ATUid_noauth', ''));
+      expect(reply.status).toBe(401);
+      expect(reply.body).not.toMatch(/^(CON|END)/);
+      expect(await t.app.redis.keys('*ATUid_noauth*')).toEqual([]);
+    });
+  });
+
+  it('refuses a session-end notification without the key, and stores nothing', async () => {
+    const reply = await t.postForm('/webhooks/africastalking/ussd/events', { sessionId: 'ATUid_x', phoneNumber: '+919812345678', status: 'Success' });
+    expect(reply.status).toBe(401);
+    expect(await t.app.db('ussd_session_events').count({ n: '*' })).toEqual([{ n: 0 }]);
+  });
+
+  it.each([
+    ['no sessionId', { serviceCode: SERVICE_CODE, phoneNumber: '+919812345678', text: '' }, /sessionId is missing/],
+    ['no phone number', { sessionId: 'ATUid_bad1', serviceCode: SERVICE_CODE, text: '' }, /phoneNumber is missing/],
+    ['a phone number that is not one', { sessionId: 'ATUid_bad2', serviceCode: SERVICE_CODE, phoneNumber: 'hello', text: '' }, /phoneNumber/],
+    ['an empty body', {}, /sessionId is missing/],
+  ])('answers 400 with a message for %s', async (_label, form, message) => {
+    const reply = await t.postForm(USSD, form as Record<string, string>);
+    expect(reply.status).toBe(400);
+    expect(reply.body).toMatch(message);
+  });
+
+  it('answers 400 for a JSON body, which Africa\'s Talking never sends', async () => {
+    const response = await fetch(`${t.baseUrl}${USSD}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"sessionId":' });
+    expect(response.status).toBe(400);
+  });
+
+  it('asks again with a reason after an unknown menu choice, and ends politely after three', async () => {
+    const first = await t.ussd('ATUid_unknown', '+919812345601', '');
+    expect(first.body).toMatch(/^CON Tika vaccination/);
+    const wrong = await t.ussd('ATUid_unknown', '+919812345601', '7');
+    expect(wrong.body).toBe('CON Invalid choice.\nTika vaccination\n1 Book vaccination\n2 My appointments');
+    expect((await t.ussd('ATUid_unknown', '+919812345601', '7*x')).body).toMatch(/^CON Invalid choice\./);
+    expect((await t.ussd('ATUid_unknown', '+919812345601', '7*x*')).body).toBe('END Too many invalid answers. Please dial again.');
+  });
+
+  it('re-asks an invalid answer with the reason', async () => {
+    await t.ussd('ATUid_badyear', '+919812345602', '');
+    await t.ussd('ATUid_badyear', '+919812345602', '1');
+    await t.ussd('ATUid_badyear', '+919812345602', '1*Asha');
+    const year = await t.ussd('ATUid_badyear', '+919812345602', '1*Asha*85');
+    expect(year.body).toMatch(/^CON Enter a 4-digit year from \d{4} to \d{4}\.\nEnter year of birth/);
+    const name = await t.ussd('ATUid_badname', '+919812345603', '');
+    expect(name.body).toMatch(/^CON/);
+    await t.ussd('ATUid_badname', '+919812345603', '1');
+    expect((await t.ussd('ATUid_badname', '+919812345603', '1*12345')).body).toMatch(/^CON Enter the name in letters/);
+  });
+
+  it('goes back with 0 and home with 00', async () => {
+    await t.ussd('ATUid_nav', '+919812345604', '');
+    await t.ussd('ATUid_nav', '+919812345604', '1');
+    await t.ussd('ATUid_nav', '+919812345604', '1*Asha Devi');
+    const back = await t.ussd('ATUid_nav', '+919812345604', '1*Asha Devi*0');
+    expect(back.body).toBe('CON Enter full name as on photo ID:\n0 Back');
+    const home = await t.ussd('ATUid_nav', '+919812345604', '1*Asha Devi*0*00');
+    expect(home.body).toMatch(/^CON Tika vaccination\n1 Book/);
+  });
+
+  it('tells a user whose session expired to dial again', async () => {
+    const reply = await t.ussd('ATUid_never_seen', '+919812345605', '1*2');
+    expect(reply.status).toBe(200);
+    expect(reply.body).toBe('END Your session has expired. Please dial again.');
+  });
+
+  it('pages a long list with 98 More and goes back a page with 0', async () => {
+    for (let i = 0; i < 12; i++) await seedCentre(t.app, { name: `Primary Health Centre ${String(i).padStart(2, '0')}`, pincode: '221001' });
+    const answers = [...registration('Lata Pandey', pan(900)), '221001'];
+    let text = '';
+    await t.ussd('ATUid_pages', '+919812345606', '');
+    for (const answer of answers) {
+      text = text ? `${text}*${answer}` : answer;
+      await t.ussd('ATUid_pages', '+919812345606', text);
+    }
+    const firstPage = (await t.ussd('ATUid_pages', '+919812345606', text)).body;
+    expect(firstPage).toMatch(/^CON Centres with free seats:\n1 Primary Health Centre 00 \(10\)\n/);
+    expect(firstPage).toContain('\n98 More\n0 Back');
+    expect(firstPage.length - 4).toBeLessThanOrEqual(160);
+    const shown = firstPage.split('\n').filter((l) => /^\d+ Primary/.test(l)).length;
+
+    const secondPage = (await t.ussd('ATUid_pages', '+919812345606', `${text}*98`)).body;
+    expect(secondPage).toContain(`1 Primary Health Centre ${String(shown).padStart(2, '0')}`);
+    const chosen = (await t.ussd('ATUid_pages', '+919812345606', `${text}*98*1`)).body;
+    expect(chosen).toMatch(/^CON Choose a date:/);
+    const centreId = (await t.app.db('centres').where('name', `Primary Health Centre ${String(shown).padStart(2, '0')}`).first()).id;
+    const session = JSON.parse((await t.app.redis.get(`${t.app.config.REDIS_PREFIX}:ussd:session:ATUid_pages`))!);
+    expect(session.dialogue.vars.centreId).toBe(String(centreId));
+    const back = (await t.ussd('ATUid_pages', '+919812345606', `${text}*98*1*0`)).body;
+    expect(back).toBe(firstPage);
+  });
+
+  it('stores a session-end notification once, however often it is sent', async () => {
+    const body = {
+      date: '2026-11-28 12:00:00',
+      sessionId: 'ATUid_ended',
+      serviceCode: SERVICE_CODE,
+      networkCode: '40410',
+      phoneNumber: '+919812345607',
+      status: 'Success',
+      cost: 'INR 0.10',
+      durationInMillis: '12345',
+      hopsCount: '3',
+      input: '1*1',
+      lastAppResponse: 'END Thank you',
+      errorMessage: '',
+    };
+    const path = `/webhooks/africastalking/ussd/events?key=${TEST_WEBHOOK_SECRET}`;
+    expect((await t.postForm(path, body)).status).toBe(200);
+    expect((await t.postForm(path, body)).status).toBe(200);
+    const rows = await t.app.db('ussd_session_events').where('session_id', 'ATUid_ended');
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ status: 'Success', hops_count: 3, duration_ms: 12345, phone: '+919812345607' });
+    expect(rows[0].event_date.toISOString()).toBe('2026-11-28T12:00:00.000Z');
+  });
+});
+
+describe('the USSD webhook when our own dependencies fail', () => {
+  it('answers an END screen, not a 5xx, when the database is gone', async () => {
+    const t = await startTestApp();
+    try {
+      await t.app.db.destroy();
+      const reply = await t.ussd('ATUid_dbdown', '+919812345608', '');
+      expect(reply.status).toBe(200);
+      expect(reply.body).toBe('END Sorry, something went wrong. Please dial again in a minute.');
+    } finally {
+      await t.close().catch(() => undefined);
+    }
+  });
+
+  it('answers within its deadline when the database hangs', async () => {
+    const t = await startTestApp({ USSD_DEADLINE_MS: '300' });
+    const locker = createDb(t.app.config.DATABASE_URL);
+    try {
+      await t.ussd('ATUid_slow', '+919812345609', '');
+      const trx = await locker.transaction();
+      await trx.raw('LOCK TABLE accounts IN ACCESS EXCLUSIVE MODE');
+      const started = Date.now();
+      const reply = await t.ussd('ATUid_slow', '+919812345609', '1');
+      expect(Date.now() - started).toBeLessThan(2000);
+      expect(reply.body).toMatch(/^END Sorry, this is taking too long\. Please dial again\./);
+      await trx.rollback();
+    } finally {
+      await locker.destroy();
+      await t.close();
+    }
+  });
+});
