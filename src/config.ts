@@ -52,6 +52,11 @@ const schema = z
     USSD_DEADLINE_MS: positiveInt(5000),
     BOOKING_DAYS_AHEAD: positiveInt(14),
     MAX_CODE_ATTEMPTS: positiveInt(5),
+    MAX_VACCINATOR_FAILURES_PER_HOUR: positiveInt(20),
+    USSD_SERVICE_CODE: z.string().regex(/^\*[0-9*]+#$/, 'a USSD code such as *384*1234#').default('*384*1234#'),
+    /** Ed25519 private key (PKCS#8 PEM) that signs certificates; generated into DATA_DIR outside production. */
+    CERT_PRIVATE_KEY: z.string().optional(),
+    DATA_DIR: z.string().default('data'),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
   .superRefine((env, ctx) => {
@@ -59,6 +64,7 @@ const schema = z
       ctx.addIssue({ code: 'custom', path: ['AT_API_KEY'], message: 'is required when SMS_PROVIDER=africastalking' });
     }
     if (env.NODE_ENV === 'production') {
+      if (!env.CERT_PRIVATE_KEY) ctx.addIssue({ code: 'custom', path: ['CERT_PRIVATE_KEY'], message: 'is required in production' });
       for (const name of SECRET_NAMES) {
         if (!env[name]) ctx.addIssue({ code: 'custom', path: [name], message: 'is required in production' });
       }

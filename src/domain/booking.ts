@@ -84,6 +84,8 @@ const MAX_DOSE = 2;
 export const CODE_TEMPLATE = 'sms.booking_code';
 export const RESENT_CODE_TEMPLATE = 'sms.code_resent';
 const REFERENCE_ALPHABET = '23456789ABCDEFGHJKMNPQRSTUVWXYZ';
+/** A booking reference: 8 characters without 0/O, 1/I/L, easy to read out and type. */
+export const REFERENCE_PATTERN = /^[2-9A-HJKMNP-Z]{8}$/;
 
 export class BookingService {
   constructor(

@@ -94,8 +94,12 @@ export class OutboundService {
         await query.update({ ...common, status: 'failed', last_error: outcome.reason });
         return;
       case 'transient':
-      case 'account':
         await query.update({ ...common, status: lastAttempt ? 'failed' : 'retrying', last_error: outcome.reason });
+        return;
+      case 'account':
+        // The worker holds the queue and puts the job back without using up an attempt: it will
+        // run again, so the row is never final here (a 'failed' row would be skipped by claim).
+        await query.update({ ...common, status: 'retrying', last_error: outcome.reason });
         return;
     }
   }

@@ -11,6 +11,8 @@ export interface OutboxSms {
   /** Placeholder values; never a security code (that is read from the appointment at send time). */
   params: Record<string, string | number>;
   appointmentId?: number;
+  /** One SMS per cause: a second write with the same key is ignored (e.g. `confirm-<certificateId>`). */
+  dedupeKey?: string;
 }
 
 /**
@@ -25,8 +27,19 @@ export async function queueSms(trx: Tx, sms: OutboxSms): Promise<number> {
       template: sms.template,
       params: JSON.stringify(sms.params),
       appointment_id: sms.appointmentId ?? null,
+      dedupe_key: sms.dedupeKey ?? null,
     })
+    .onConflict('dedupe_key')
+    .ignore()
     .returning('id');
+  if (!row) return (await trx('outbound_messages').where('dedupe_key', sms.dedupeKey!).first('id')).id;
+  await trx.raw(`NOTIFY ${OUTBOX_CHANNEL}`);
+  return (row as { id: number }).id;
+}
+
+/** Work that must follow a commit (issue a certificate, process an inbound SMS), relayed to the task queue. */
+export async function queueTask(trx: Tx, kind: string, payload: Record<string, string | number>): Promise<number> {
+  const [row] = await trx('outbox_tasks').insert({ kind, payload: JSON.stringify(payload) }).returning('id');
   await trx.raw(`NOTIFY ${OUTBOX_CHANNEL}`);
   return (row as { id: number }).id;
 }
