@@ -65,11 +65,18 @@ export async function up(knex: Knex): Promise<void> {
   // At most one SMS of a kind per cause (one confirmation per certificate, one reply per inbound SMS).
   await knex.schema.alterTable('outbound_messages', (t) => {
     t.text('dedupe_key').unique();
+    // Delivery reports arrive out of order: once a final one is in, later intermediate ones are ignored.
+    t.boolean('delivery_final').notNullable().defaultTo(false);
+    t.timestamp('delivery_reported_at', { useTz: true });
   });
 }
 
 export async function down(knex: Knex): Promise<void> {
-  await knex.schema.alterTable('outbound_messages', (t) => t.dropColumn('dedupe_key'));
+  await knex.schema.alterTable('outbound_messages', (t) => {
+    t.dropColumn('dedupe_key');
+    t.dropColumn('delivery_final');
+    t.dropColumn('delivery_reported_at');
+  });
   for (const table of ['outbox_tasks', 'certificates', 'vaccinations', 'verification_attempts']) {
     await knex.schema.dropTableIfExists(table);
   }

@@ -7,6 +7,7 @@ import type { SmsProvider } from './channels/types';
 import type { Config } from './config';
 import { createDb, ensureDatabase, migrateLatest, type Db } from './db/knex';
 import { citizenBindings } from './dialogue/bindings/citizen';
+import { mergeBindings, vaccinatorBindings } from './dialogue/bindings/vaccinator';
 import { Catalogue } from './dialogue/catalogue';
 import { DialogueEngine } from './dialogue/engine';
 import { loadFlows } from './dialogue/flow';
@@ -15,9 +16,14 @@ import { languageOf } from './domain/accounts';
 import { BookingService, DEFAULT_BOOKING_RULES } from './domain/booking';
 import { systemClock, type Clock } from './domain/clock';
 import { CodeVault } from './domain/codes';
+import { CertificateService, CertificateSigner } from './domain/certificates';
 import { OutboundService } from './domain/outbound';
+import { markTaskDone, relayTaskBatch } from './domain/outbox';
 import { ProgrammeService } from './domain/programme';
+import { SmsInbox } from './domain/sms-inbox';
+import { VaccinationService } from './domain/vaccination';
 import { adminRouter } from './http/admin';
+import { certificateRouter } from './http/certificates';
 import { devRouter } from './http/dev';
 import { createHttpApp } from './http/server';
 import { africasTalkingWebhooks } from './http/webhooks/africastalking';
@@ -25,8 +31,9 @@ import { createLogger, type Logger } from './logger';
 import { createMetrics } from './metrics';
 import { queueConnection } from './queue/connection';
 import { OutboxRelay } from './queue/outbox-relay';
-import { createSmsQueue } from './queue/sms-queue';
+import { createSmsQueue, enqueueSms } from './queue/sms-queue';
 import { startSmsWorker } from './queue/sms-worker';
+import { createTaskQueue, enqueueTasks, scheduleTask, startTaskWorker } from './queue/task-queue';
 
 export const FLOWS_DIR = join(__dirname, '..', 'flows');
 
@@ -34,9 +41,12 @@ export interface AppOptions {
   clock?: Clock;
   logger?: Logger;
   provider?: SmsProvider;
-  /** Base delay of the SMS retry backoff (tests shorten it). */
+  /** Base delay of the SMS and task retry backoff (tests shorten it). */
   smsRetryBaseMs?: number;
 }
+
+/** How often the no-show sweep runs: a session day's end is caught within this time. */
+const NO_SHOW_SWEEP_MS = 15 * 60_000;
 
 /**
  * The composition root: builds every part from the configuration. The web server and the worker
@@ -57,6 +67,17 @@ export async function createApp(config: Config, options: AppOptions = {}) {
   const booking = new BookingService(db, codes, clock, rules);
   const outbound = new OutboundService(db, codes);
   const programme = new ProgrammeService(db, { defaultTimezone: config.TIMEZONE, defaultCountry: config.DEFAULT_COUNTRY });
+  const vaccination = new VaccinationService(db, codes, clock, {
+    maxAttemptsPerAppointment: config.MAX_CODE_ATTEMPTS,
+    maxFailuresPerVaccinatorPerHour: config.MAX_VACCINATOR_FAILURES_PER_HOUR,
+  });
+  const inbox = new SmsInbox(db, vaccination, { defaultCountry: config.DEFAULT_COUNTRY, serviceCode: config.USSD_SERVICE_CODE });
+  const signer = await CertificateSigner.load({
+    privateKeyPem: config.CERT_PRIVATE_KEY?.replace(/\\n/g, '\n'),
+    dataDir: config.DATA_DIR,
+    production: config.NODE_ENV === 'production',
+  });
+  const certificates = new CertificateService(db, signer, clock, { publicBaseUrl: config.PUBLIC_BASE_URL });
   const provider = options.provider ?? createSmsProvider(config, db);
   const metrics = createMetrics();
   const smsQueue = createSmsQueue(bullConnection, {
@@ -64,24 +85,30 @@ export async function createApp(config: Config, options: AppOptions = {}) {
     maxAttempts: config.SMS_MAX_ATTEMPTS,
     retryBaseMs: options.smsRetryBaseMs ?? 2000,
   });
+  const taskQueue = createTaskQueue(bullConnection, { prefix: config.REDIS_PREFIX, maxAttempts: 10, retryBaseMs: options.smsRetryBaseMs ?? 2000 });
 
-  const engine = new DialogueEngine(loadFlows(FLOWS_DIR), catalogue, citizenBindings(booking, rules.maxMembersPerMobile), {
-    gsm7: config.USSD_MAX_GSM7,
-    ucs2: config.USSD_MAX_UCS2,
-  });
+  const bindings = mergeBindings(citizenBindings(booking, rules.maxMembersPerMobile), vaccinatorBindings(vaccination, config.DEFAULT_COUNTRY));
+  const engine = new DialogueEngine(loadFlows(FLOWS_DIR), catalogue, bindings, { gsm7: config.USSD_MAX_GSM7, ucs2: config.USSD_MAX_UCS2 });
+  /** A registered vaccinator dialling the service code gets the vaccinator menu. */
+  const ussdEntry = async (phone: string) => {
+    const language = await languageOf(db, phone);
+    const vaccinator = await vaccination.activeVaccinator(phone);
+    return vaccinator ? { flow: 'vaccinator', language, vars: { centre: vaccinator.centreName } } : { flow: 'citizen', language };
+  };
   const ussd = new UssdDialogue(
     engine,
     catalogue,
     redis,
-    async (phone) => ({ flow: 'citizen', language: await languageOf(db, phone) }),
+    ussdEntry,
     { ttlSeconds: config.USSD_SESSION_TTL_SECONDS, deadlineMs: config.USSD_DEADLINE_MS, keyPrefix: config.REDIS_PREFIX },
     logger,
     () => clock.now(),
   );
 
   const routers = {
-    '/webhooks/africastalking': africasTalkingWebhooks({ db, ussd, webhookSecret: config.WEBHOOK_SECRET, metrics }),
-    '/admin': adminRouter({ programme, adminToken: config.ADMIN_TOKEN }),
+    '/webhooks/africastalking': africasTalkingWebhooks({ db, ussd, inbox, outbound, logger, webhookSecret: config.WEBHOOK_SECRET, metrics }),
+    '/admin': adminRouter({ programme, vaccination, adminToken: config.ADMIN_TOKEN, logger }),
+    '/': certificateRouter({ certificates, signer }),
     ...(config.NODE_ENV === 'production' ? {} : { '/dev': devRouter({ db, defaultCountry: config.DEFAULT_COUNTRY }) }),
   };
   const http = createHttpApp({
@@ -96,6 +123,7 @@ export async function createApp(config: Config, options: AppOptions = {}) {
 
   let server: Server | undefined;
   let worker: Worker | undefined;
+  let taskWorker: Worker | undefined;
   let relay: OutboxRelay | undefined;
 
   return {
@@ -108,8 +136,13 @@ export async function createApp(config: Config, options: AppOptions = {}) {
     booking,
     outbound,
     programme,
+    vaccination,
+    inbox,
+    certificates,
+    signer,
     provider,
     smsQueue,
+    taskQueue,
     http,
 
     async listen(port = config.PORT): Promise<Server> {
@@ -119,14 +152,30 @@ export async function createApp(config: Config, options: AppOptions = {}) {
       return server!;
     },
 
-    /** The outbox relay and the SMS worker. */
+    /** The outbox relay, the SMS worker, the task worker and the scheduled sweeps. */
     async startWorker(): Promise<void> {
-      relay = new OutboxRelay(outbound, smsQueue, logger, { databaseUrl: config.DATABASE_URL, pollMs: 1000, batchSize: 200 });
+      const lanes = [
+        (limit: number) => outbound.relayBatch(limit, (ids) => enqueueSms(smsQueue, ids)),
+        (limit: number) => relayTaskBatch(db, limit, (tasks) => enqueueTasks(taskQueue, tasks)),
+      ];
+      relay = new OutboxRelay(lanes, logger, { databaseUrl: config.DATABASE_URL, pollMs: 1000, batchSize: 200 });
       await relay.start();
+      taskWorker = startTaskWorker(
+        bullConnection,
+        {
+          inbound_sms: (payload) => inbox.process(Number(payload.inboundId)),
+          issue_certificate: async (payload) => (await certificates.issue(String(payload.certificateId))).kind,
+          mark_no_shows: () => vaccination.markNoShows(),
+        },
+        { logger, markDone: (taskId) => markTaskDone(db, taskId) },
+        { prefix: config.REDIS_PREFIX, concurrency: 8 },
+      );
+      await taskWorker.waitUntilReady();
+      await scheduleTask(taskQueue, 'mark_no_shows', NO_SHOW_SWEEP_MS);
       worker = startSmsWorker(
         bullConnection,
         { outbound, provider, catalogue, logger },
-        { prefix: config.REDIS_PREFIX, concurrency: 8, ratePerSecond: config.SMS_SEND_RATE_PER_SECOND, accountHoldMs: 60_000 },
+        { prefix: config.REDIS_PREFIX, concurrency: 8, ratePerSecond: config.SMS_SEND_RATE_PER_SECOND, accountHoldMs: config.SMS_ACCOUNT_HOLD_MS },
       );
       await worker.waitUntilReady();
     },
@@ -135,7 +184,9 @@ export async function createApp(config: Config, options: AppOptions = {}) {
       if (server) await new Promise<void>((resolve) => server!.close(() => resolve()));
       await relay?.stop();
       await worker?.close();
+      await taskWorker?.close();
       await smsQueue.close();
+      await taskQueue.close();
       bullConnection.disconnect();
       redis.disconnect();
       await db.destroy();

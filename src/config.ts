@@ -34,6 +34,8 @@ const schema = z
     AT_TIMEOUT_MS: positiveInt(8000),
     SMS_SEND_RATE_PER_SECOND: positiveInt(50),
     SMS_MAX_ATTEMPTS: positiveInt(8),
+    /** How long the SMS queue waits after the provider says our account cannot send (no balance, bad key). */
+    SMS_ACCOUNT_HOLD_MS: positiveInt(60_000),
     WEBHOOK_SECRET: z.string().min(16).optional(),
     ADMIN_TOKEN: z.string().min(16).optional(),
     CODE_SECRET: z.string().min(32).optional(),

@@ -2,6 +2,7 @@ import type { SendOutcome } from '../channels/types';
 import type { Db } from '../db/knex';
 import { CODE_TEMPLATE, RESENT_CODE_TEMPLATE } from './booking';
 import type { CodeVault } from './codes';
+import { relayBatch } from './outbox';
 
 /**
  * The life of an outbound SMS after its outbox row commits: relayed to the queue once, claimed
@@ -28,26 +29,9 @@ export class OutboundService {
     private readonly codes: CodeVault,
   ) {}
 
-  /**
-   * Hands unrelayed outbox rows to `enqueue` and marks them relayed in the same transaction. If
-   * the process dies after enqueue but before commit, the rows are offered again: enqueue must be
-   * idempotent per id (the queue's job id is derived from it).
-   */
+  /** Relays unrelayed SMS rows (see relayBatch in outbox.ts for the crash guarantees). */
   async relayBatch(limit: number, enqueue: (ids: number[]) => Promise<void>): Promise<number> {
-    return this.db.transaction(async (trx) => {
-      const rows: { id: number }[] = await trx('outbound_messages')
-        .whereNull('relayed_at')
-        .orderBy('id')
-        .limit(limit)
-        .forUpdate()
-        .skipLocked()
-        .select('id');
-      if (rows.length === 0) return 0;
-      const ids = rows.map((r) => r.id);
-      await enqueue(ids);
-      await trx('outbound_messages').whereIn('id', ids).update({ relayed_at: trx.fn.now() });
-      return ids.length;
-    });
+    return relayBatch<{ id: number }>(this.db, 'outbound_messages', ['id'], limit, (rows) => enqueue(rows.map((r) => r.id)));
   }
 
   /** Takes the message for one send attempt, or says why there is nothing to send. */
@@ -102,5 +86,25 @@ export class OutboundService {
         await query.update({ ...common, status: 'retrying', last_error: outcome.reason });
         return;
     }
+  }
+
+  /**
+   * A delivery report from the provider. Reports may arrive out of order: a final status
+   * (delivered, failed) is never replaced by an intermediate one. Unknown ids change nothing.
+   */
+  async recordDelivery(report: { providerMessageId: string; status: string; final: boolean; failureReason?: string; delivered: boolean }): Promise<boolean> {
+    const query = this.db('outbound_messages').where('provider_message_id', report.providerMessageId);
+    const found = await query.clone().first('id', 'delivery_final');
+    if (!found) return false;
+    if (found.delivery_final && !report.final) return true;
+    await query.update({
+      delivery_status: report.status,
+      delivery_final: report.final,
+      failure_reason: report.failureReason ?? null,
+      delivered_at: report.delivered ? this.db.fn.now() : null,
+      delivery_reported_at: this.db.fn.now(),
+      updated_at: this.db.fn.now(),
+    });
+    return true;
   }
 }

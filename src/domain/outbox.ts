@@ -1,4 +1,4 @@
-import type { Tx } from '../db/knex';
+import type { Db, Tx } from '../db/knex';
 
 /** The channel the outbox relay listens on: a committed outbox row wakes it at once. */
 export const OUTBOX_CHANNEL = 'tika_outbox';
@@ -42,4 +42,39 @@ export async function queueTask(trx: Tx, kind: string, payload: Record<string, s
   const [row] = await trx('outbox_tasks').insert({ kind, payload: JSON.stringify(payload) }).returning('id');
   await trx.raw(`NOTIFY ${OUTBOX_CHANNEL}`);
   return (row as { id: number }).id;
+}
+
+export interface OutboxTask {
+  id: number;
+  kind: string;
+  payload: Record<string, string | number>;
+}
+
+/**
+ * Hands unrelayed rows of an outbox table to `enqueue` and marks them relayed in the same
+ * transaction. If the process dies after enqueue but before commit, the rows are offered again:
+ * enqueue must be idempotent per id (queue job ids are derived from it).
+ */
+export async function relayBatch<Row extends { id: number }>(
+  db: Db,
+  table: 'outbound_messages' | 'outbox_tasks',
+  columns: string[],
+  limit: number,
+  enqueue: (rows: Row[]) => Promise<void>,
+): Promise<number> {
+  return db.transaction(async (trx) => {
+    const rows = (await trx(table).whereNull('relayed_at').orderBy('id').limit(limit).forUpdate().skipLocked().select(columns)) as Row[];
+    if (rows.length === 0) return 0;
+    await enqueue(rows);
+    await trx(table).whereIn('id', rows.map((r) => r.id)).update({ relayed_at: trx.fn.now() });
+    return rows.length;
+  });
+}
+
+export function relayTaskBatch(db: Db, limit: number, enqueue: (tasks: OutboxTask[]) => Promise<void>): Promise<number> {
+  return relayBatch<OutboxTask>(db, 'outbox_tasks', ['id', 'kind', 'payload'], limit, enqueue);
+}
+
+export async function markTaskDone(db: Db, taskId: number): Promise<void> {
+  await db('outbox_tasks').where('id', taskId).update({ done_at: db.fn.now() });
 }

@@ -1,4 +1,3 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import express, { Router, type ErrorRequestHandler, type Request, type RequestHandler } from 'express';
 import { z } from 'zod';
 import {
@@ -10,16 +9,19 @@ import {
   type ProgrammeErrorKind,
   type ProgrammeService,
 } from '../domain/programme';
+import type { VaccinationService } from '../domain/vaccination';
 import type { Logger } from '../logger';
+import { secretsEqual } from './webhook-auth';
 
 export interface AdminDeps {
   programme: ProgrammeService;
+  vaccination: VaccinationService;
   adminToken: string;
   /** Where unexpected errors are reported; the caller only ever sees a generic 500. */
   logger?: Logger;
 }
 
-/** The operator's API: centres, sessions and vaccinators. Mounted at /admin. */
+/** The operator's API: centres, sessions, vaccinators, locked appointments. Mounted at /admin. */
 export function adminRouter(deps: AdminDeps): Router {
   const { programme } = deps;
   const router = Router();
@@ -49,6 +51,14 @@ export function adminRouter(deps: AdminDeps): Router {
     const { active } = parseInput(activeBody, jsonBody(req));
     res.json(await programme.setVaccinatorActive(id, active));
   });
+  /** After too many wrong codes an appointment locks; an operator who has checked the citizen's identity unlocks it. */
+  router.post('/appointments/:id/unlock', async (req, res) => {
+    const { id } = parseInput(idParams, req.params);
+    const result = await deps.vaccination.unlock(id);
+    if (result.kind === 'not_found') throw new ProgrammeError('not_found', `appointment ${id} does not exist`);
+    if (result.kind === 'not_locked') throw new ProgrammeError('conflict', `appointment ${id} is not locked`);
+    res.json({ id, unlocked: true });
+  });
 
   router.use(errorHandler(deps.logger));
   return router;
@@ -70,15 +80,11 @@ function jsonBody(req: Request): unknown {
   return req.body;
 }
 
-const sha256 = (value: string) => createHash('sha256').update(value).digest();
-
 function requireBearer(adminToken: string): RequestHandler {
   if (!adminToken) throw new Error('adminRouter needs a non-empty admin token');
-  const expected = sha256(adminToken);
   return (req, res, next) => {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(req.get('authorization') ?? '');
-    // Hashing both sides gives equal lengths, so timingSafeEqual never leaks the token's length.
-    if (match && timingSafeEqual(sha256(match[1]!), expected)) return next();
+    if (match && secretsEqual(match[1]!, adminToken)) return next();
     res
       .status(401)
       .set('WWW-Authenticate', 'Bearer')

@@ -1,9 +1,9 @@
-import type { Queue } from 'bullmq';
 import { listen } from '../db/listen';
-import type { OutboundService } from '../domain/outbound';
 import { OUTBOX_CHANNEL } from '../domain/outbox';
 import type { Logger } from '../logger';
-import { enqueueSms, type SmsJob } from './sms-queue';
+
+/** Relays up to `limit` rows of one outbox table into its queue; returns how many it moved. */
+export type RelayLane = (limit: number) => Promise<number>;
 
 export interface RelayOptions {
   databaseUrl: string;
@@ -13,7 +13,7 @@ export interface RelayOptions {
 }
 
 /**
- * Moves committed outbox rows into the SMS queue. Woken at once by the NOTIFY that commits with
+ * Moves committed outbox rows (SMS, tasks) into their queues. Woken at once by the NOTIFY that commits with
  * each row, and by a slow poll as a safety net.
  */
 export class OutboxRelay {
@@ -24,8 +24,7 @@ export class OutboxRelay {
   private idle: Promise<void> = Promise.resolve();
 
   constructor(
-    private readonly outbound: OutboundService,
-    private readonly queue: Queue<SmsJob>,
+    private readonly lanes: RelayLane[],
     private readonly logger: Logger,
     private readonly options: RelayOptions,
   ) {}
@@ -62,10 +61,12 @@ export class OutboxRelay {
     do {
       this.again = false;
       try {
-        for (;;) {
-          const moved = await this.outbound.relayBatch(this.options.batchSize, (ids) => enqueueSms(this.queue, ids));
-          total += moved;
-          if (moved < this.options.batchSize) break;
+        for (const lane of this.lanes) {
+          for (;;) {
+            const moved = await lane(this.options.batchSize);
+            total += moved;
+            if (moved < this.options.batchSize) break;
+          }
         }
       } catch (error) {
         this.logger.error({ err: error }, 'outbox relay pass failed; will retry');

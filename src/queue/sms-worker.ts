@@ -41,7 +41,16 @@ export function startSmsWorker(
         return claim.kind;
       }
       const { message } = claim;
-      const text = catalogue.render(message.language, message.template, message.params);
+      let text: string;
+      try {
+        text = catalogue.render(message.language, message.template, message.params);
+      } catch (error) {
+        // A message we cannot write will not get better by retrying: fail it visibly.
+        const outcome: SendOutcome = { kind: 'permanent', reason: `cannot render ${message.template}: ${(error as Error).message}` };
+        await outbound.recordOutcome(outboxId, provider.name, outcome, true);
+        logger.error({ outboxId, template: message.template, reason: outcome.reason }, 'sms not rendered');
+        return 'unrenderable';
+      }
       const outcome = await provider.send({ to: message.phone, message: text });
       const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
       await outbound.recordOutcome(outboxId, provider.name, outcome, lastAttempt);

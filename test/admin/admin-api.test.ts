@@ -1,4 +1,7 @@
 import http from 'node:http';
+import { systemClock } from '../../src/domain/clock';
+import { CodeVault } from '../../src/domain/codes';
+import { VaccinationService } from '../../src/domain/vaccination';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import type { Db } from '../../src/db/knex';
@@ -235,7 +238,8 @@ beforeAll(async () => {
   const programme = new ProgrammeService(db, { defaultTimezone: 'Asia/Kolkata', defaultCountry: 'IN' });
   fx = await createFixtures(programme);
   const app = express();
-  app.use('/admin', adminRouter({ programme, adminToken: TOKEN }));
+  const vaccination = new VaccinationService(db, new CodeVault('admin-test-secret-0123456789abcdef'), systemClock);
+  app.use('/admin', adminRouter({ programme, vaccination, adminToken: TOKEN }));
   server = http.createServer(app);
   await new Promise<void>((ready) => server.listen(0, '127.0.0.1', ready));
   baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/admin`;
@@ -261,6 +265,7 @@ describe('admin API', () => {
 describe('adminRouter', () => {
   test('refuses to start without a token', () => {
     const programme = new ProgrammeService(db, { defaultTimezone: 'Asia/Kolkata', defaultCountry: 'IN' });
-    expect(() => adminRouter({ programme, adminToken: '' })).toThrow(/token/);
+    const vaccination = new VaccinationService(db, new CodeVault('admin-test-secret-0123456789abcdef'), systemClock);
+    expect(() => adminRouter({ programme, vaccination, adminToken: '' })).toThrow(/token/);
   });
 });

@@ -1,6 +1,8 @@
 import { FLOWS_DIR } from '../../src/app';
 import { createDb } from '../../src/db/knex';
 import { citizenBindings } from '../../src/dialogue/bindings/citizen';
+import { mergeBindings, vaccinatorBindings } from '../../src/dialogue/bindings/vaccinator';
+import { VaccinationService } from '../../src/domain/vaccination';
 import { Catalogue } from '../../src/dialogue/catalogue';
 import { encodedLength, encodingOf, screenLimitFor, smsParts } from '../../src/dialogue/encoding';
 import { checkFlow, DialogueEngine, type ListItem } from '../../src/dialogue/engine';
@@ -19,7 +21,11 @@ const limits = { gsm7: 160, ucs2: 80 };
 const catalogue = Catalogue.load(FLOWS_DIR);
 const flows = loadFlows(FLOWS_DIR);
 const db = createDb(testDatabaseUrl());
-const bindings = citizenBindings(new BookingService(db, new CodeVault('x'.repeat(32)), systemClock), 4);
+const codes = new CodeVault('x'.repeat(32));
+const bindings = mergeBindings(
+  citizenBindings(new BookingService(db, codes, systemClock), 4),
+  vaccinatorBindings(new VaccinationService(db, codes, systemClock), 'IN'),
+);
 const engine = new DialogueEngine(flows, catalogue, bindings, limits);
 afterAll(() => db.destroy());
 

@@ -1,3 +1,6 @@
+import { randomUUID } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import Redis from 'ioredis';
 import { createApp, type App } from '../../src/app';
@@ -22,6 +25,8 @@ export interface TestApp {
   logs: string[];
   /** One USSD hop exactly as Africa's Talking sends it. */
   ussd(sessionId: string, phone: string, text: string): Promise<{ status: number; body: string }>;
+  /** An incoming SMS exactly as Africa's Talking posts it; returns the provider id used. */
+  incomingSms(from: string, text: string, id?: string): Promise<{ status: number; body: string; id: string }>;
   /** A form-encoded POST, as every Africa's Talking callback is. */
   postForm(path: string, form: Record<string, string>): Promise<{ status: number; body: string }>;
   close(): Promise<void>;
@@ -31,8 +36,19 @@ export interface TestApp {
  * The whole product on real PostgreSQL and Redis, sending SMS to a local fake Africa's Talking
  * server. Each call starts from an empty database and empty Redis keys for this jest worker.
  */
-export async function startTestApp(env: Record<string, string> = {}, options: { now?: Date } = {}): Promise<TestApp> {
-  const at = await startFakeAfricasTalking();
+export async function startTestApp(
+  env: Record<string, string> = {},
+  options: {
+    now?: Date;
+    /** Keep the database and Redis as the previous app left them (a restart). */
+    keepState?: boolean;
+    /** Start the relay and workers (default); false gives a web-only process. */
+    worker?: boolean;
+    /** Reuse a fake provider (a restart talks to the same telco). */
+    at?: FakeAfricasTalking;
+  } = {},
+): Promise<TestApp> {
+  const at = options.at ?? (await startFakeAfricasTalking());
   const config = loadConfig({
     NODE_ENV: 'test',
     PORT: '0',
@@ -47,9 +63,10 @@ export async function startTestApp(env: Record<string, string> = {}, options: { 
     ADMIN_TOKEN: TEST_ADMIN_TOKEN,
     CODE_SECRET: 'test-code-secret-0123456789abcdef0123456789',
     PUBLIC_BASE_URL: 'http://tika.test',
+    DATA_DIR: join(tmpdir(), 'tika-test-data'),
     ...env,
   });
-  await resetStores(config.DATABASE_URL, config.REDIS_URL, config.REDIS_PREFIX);
+  if (!options.keepState) await resetStores(config.DATABASE_URL, config.REDIS_URL, config.REDIS_PREFIX);
 
   const logs: string[] = [];
   const sink = new Writable({
@@ -60,7 +77,7 @@ export async function startTestApp(env: Record<string, string> = {}, options: { 
   });
   const clock = new ManualClock(options.now ?? new Date());
   const app = await createApp(config, { clock, logger: createLogger('debug', sink), smsRetryBaseMs: 20 });
-  await app.startWorker();
+  if (options.worker !== false) await app.startWorker();
   const server = await app.listen(0);
   const address = server.address();
   const baseUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
@@ -81,6 +98,18 @@ export async function startTestApp(env: Record<string, string> = {}, options: { 
     baseUrl,
     logs,
     postForm,
+    incomingSms: async (from, text, id = randomUUID()) => ({
+      ...(await postForm(`/webhooks/africastalking/sms?key=${TEST_WEBHOOK_SECRET}`, {
+        linkId: '03090445075804249226',
+        text,
+        to: '21512',
+        id,
+        date: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+        from,
+        networkCode: '40410',
+      })),
+      id,
+    }),
     ussd: (sessionId, phone, text) =>
       postForm(`/webhooks/africastalking/ussd?key=${TEST_WEBHOOK_SECRET}`, {
         sessionId,
@@ -91,7 +120,7 @@ export async function startTestApp(env: Record<string, string> = {}, options: { 
       }),
     close: async () => {
       await app.close();
-      await at.close();
+      if (!options.at) await at.close();
     },
   };
 }

@@ -1,0 +1,68 @@
+import { Queue, Worker, type Job } from 'bullmq';
+import type Redis from 'ioredis';
+import type { OutboxTask } from '../domain/outbox';
+import type { Logger } from '../logger';
+import { queuePrefix } from './connection';
+
+export const TASK_QUEUE = 'tasks';
+
+/** Job data: the outbox task (ids only, never a code) or a scheduled job's kind. */
+export interface TaskJob {
+  taskId?: number;
+  kind: string;
+  payload: Record<string, string | number>;
+}
+
+export type TaskHandler = (payload: Record<string, string | number>) => Promise<unknown>;
+
+export function createTaskQueue(connection: Redis, options: { prefix: string; maxAttempts: number; retryBaseMs: number }): Queue<TaskJob> {
+  return new Queue<TaskJob>(TASK_QUEUE, {
+    connection,
+    prefix: queuePrefix(options.prefix),
+    defaultJobOptions: {
+      attempts: options.maxAttempts,
+      backoff: { type: 'exponential', delay: options.retryBaseMs },
+      removeOnComplete: { age: 24 * 3600, count: 50_000 },
+      removeOnFail: { age: 7 * 24 * 3600 },
+    },
+  });
+}
+
+/** One job per task row: an add repeated after a crash finds the job id taken and adds nothing. */
+export async function enqueueTasks(queue: Queue<TaskJob>, tasks: OutboxTask[]): Promise<void> {
+  await queue.addBulk(
+    tasks.map((task) => ({ name: task.kind, data: { taskId: task.id, kind: task.kind, payload: task.payload }, opts: { jobId: `task-${task.id}` } })),
+  );
+}
+
+/** Runs a job on a schedule (every `everyMs`), once per period across all workers. */
+export async function scheduleTask(queue: Queue<TaskJob>, kind: string, everyMs: number): Promise<void> {
+  await queue.upsertJobScheduler(kind, { every: everyMs }, { name: kind, data: { kind, payload: {} } });
+}
+
+/**
+ * Runs tasks by kind. Handlers must be idempotent: a task can run again after a crash, and each
+ * handler checks the state it changes (a certificate already issued, a message already processed).
+ */
+export function startTaskWorker(
+  connection: Redis,
+  handlers: Record<string, TaskHandler>,
+  deps: { logger: Logger; markDone: (taskId: number) => Promise<void> },
+  options: { prefix: string; concurrency: number },
+): Worker<TaskJob> {
+  const worker = new Worker<TaskJob>(
+    TASK_QUEUE,
+    async (job: Job<TaskJob>) => {
+      const handler = handlers[job.data.kind];
+      if (!handler) throw new Error(`no handler for task kind "${job.data.kind}"`);
+      const result = await handler(job.data.payload);
+      if (job.data.taskId !== undefined) await deps.markDone(job.data.taskId);
+      deps.logger.info({ kind: job.data.kind, taskId: job.data.taskId, result }, 'task done');
+      return result;
+    },
+    { connection, prefix: queuePrefix(options.prefix), concurrency: options.concurrency },
+  );
+  worker.on('failed', (job, error) => deps.logger.error({ err: error, kind: job?.data.kind, taskId: job?.data.taskId }, 'task failed'));
+  worker.on('error', (error) => deps.logger.error({ err: error }, 'task worker error'));
+  return worker;
+}

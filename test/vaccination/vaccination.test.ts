@@ -1,0 +1,375 @@
+import { createLocalJWKSet, jwtVerify } from 'jose';
+import { eventually, startTestApp, type TestApp } from '../support/app';
+import { pan, registration, seedCentre } from '../support/programme';
+
+/**
+ * The heart of the brief, over HTTP exactly as Africa's Talking speaks: a citizen books by USSD
+ * and gets a code by SMS; the vaccinator texts the code; only then is a dose recorded, a
+ * certificate issued and the confirmation SMS sent.
+ */
+let t: TestApp;
+let people = 0;
+
+beforeAll(async () => {
+  t = await startTestApp();
+});
+afterAll(async () => {
+  await t.close();
+});
+beforeEach(() => t.at.reset());
+
+async function converse(sessionId: string, phone: string, answers: string[]): Promise<string> {
+  let reply = await t.ussd(sessionId, phone, '');
+  for (let i = 0; i < answers.length; i++) reply = await t.ussd(sessionId, phone, answers.slice(0, i + 1).join('*'));
+  return reply.body;
+}
+
+/** A centre with a session today, one vaccinator there, and a citizen booked with their code in hand. */
+async function bookedCitizen(options: { daysFromToday?: number; pincode?: string } = {}) {
+  const n = ++people;
+  const pincode = options.pincode ?? String(300000 + n);
+  const { centre, session } = await seedCentre(t.app, { name: `Centre ${n}`, pincode, daysFromToday: options.daysFromToday ?? 0 });
+  const vaccinator = await t.app.programme.createVaccinator({ phone: `+9197000${String(n).padStart(5, '0')}`, name: `Nurse ${n}`, centreId: centre.id });
+  const phone = `+9196000${String(n).padStart(5, '0')}`;
+  const end = await converse(`ATUid_book_${n}`, phone, [...registration(`Citizen ${letters(n)}`, pan(5000 + n)), pincode, '1', '1', '1']);
+  expect(end).toMatch(/^END Booked:/);
+  const sms = await eventually('the code SMS', async () => t.at.sent.find((s) => s.to === phone));
+  const code = /security code is (\d{4})/.exec(sms.message)![1]!;
+  const appointment = await t.app.db('appointments').where('session_id', session.id).orderBy('id', 'desc').first();
+  t.at.reset();
+  return { centre, session, vaccinator, phone, code, appointment, n };
+}
+
+function letters(n: number): string {
+  return [...String(n)].map((d) => 'ABCDEFGHIJ'[Number(d)]).join('');
+}
+
+function wrong(code: string): string {
+  return String((Number(code) + 1) % 10_000).padStart(4, '0');
+}
+
+async function replyTo(phone: string): Promise<string> {
+  return (await eventually(`a reply SMS to ${phone}`, async () => t.at.sent.find((s) => s.to === phone))).message;
+}
+
+async function counts(appointmentId: number) {
+  const vaccinations = await t.app.db('vaccinations').where('appointment_id', appointmentId).count({ n: '*' });
+  const certificates = await t.app.db('certificates as c').join('vaccinations as v', 'v.id', 'c.vaccination_id').where('v.appointment_id', appointmentId).count({ n: '*' });
+  return { vaccinations: Number(vaccinations[0]!.n), certificates: Number(certificates[0]!.n) };
+}
+
+describe('the whole story', () => {
+  it('books, verifies by SMS, records the dose, issues a verifiable certificate and confirms by SMS', async () => {
+    const { centre, vaccinator, phone, code, appointment } = await bookedCitizen();
+    const local = phone.slice(3);
+    const posted = await t.incomingSms(vaccinator.phone, `vax 0${local.slice(0, 5)} ${local.slice(5)} ${code}`);
+    expect(posted.status).toBe(200);
+
+    const reply = await replyTo(vaccinator.phone);
+    expect(reply).toMatch(/^Tika: ACCEPTED\. Citizen \w+, dose 1, Covishield, ref [A-Z2-9]{8}\. Vaccination recorded\.$/);
+    const confirmation = await replyTo(phone);
+    expect(confirmation).toMatch(/vaccination complete for Citizen \w+ \(dose 1\)\. Certificate ready: http:\/\/tika\.test\/c\/[a-z0-9]+$/);
+    const certificateId = /\/c\/([a-z0-9]+)$/.exec(confirmation)![1]!;
+
+    const row = await t.app.db('appointments').where('id', appointment.id).first();
+    expect(row).toMatchObject({ status: 'vaccinated', code_cipher: null });
+    const vaccination = await t.app.db('vaccinations').where('appointment_id', appointment.id).first();
+    expect(vaccination).toMatchObject({ centre_id: centre.id, vaccinator_id: vaccinator.id, dose: 1, vaccine: 'Covishield' });
+    expect(vaccination.vaccinated_at).toBeInstanceOf(Date);
+
+    const response = await fetch(`${t.baseUrl}/certificates/${certificateId}`);
+    expect(response.status).toBe(200);
+    const certificate = (await response.json()) as { jws: string; claims: Record<string, unknown> };
+    // Verified with a JOSE library and the published keys only: no code of ours.
+    const jwks = await (await fetch(`${t.baseUrl}/.well-known/jwks.json`)).json();
+    const { payload } = await jwtVerify(certificate.jws, createLocalJWKSet(jwks as Parameters<typeof createLocalJWKSet>[0]));
+    expect(payload).toMatchObject({ jti: certificateId, dose: 1, vaccine: 'Covishield', vaccinator: vaccinator.name });
+    expect(JSON.stringify(payload)).not.toContain(code);
+
+    const page = await fetch(`${t.baseUrl}/c/${certificateId}`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('<svg');
+
+    const attempts = await t.app.db('verification_attempts').where('appointment_id', appointment.id);
+    expect(attempts.map((a) => a.outcome)).toEqual(['accepted']);
+    expect(JSON.stringify(attempts)).not.toContain(code);
+    expect(t.logs.join('')).not.toContain(`code is ${code}`);
+  });
+
+  it('picks the family member whose code it is', async () => {
+    const first = await bookedCitizen();
+    const end = await converse(`ATUid_family_${first.n}`, first.phone, ['1', String(2), 'Second Member', '1990', '2', '2', pan(7000 + first.n), first.centre.pincode, '1', '1', '1']);
+    expect(end).toMatch(/^END Booked: Second Member/);
+    const sms = await eventually('the second code', async () => t.at.sent.find((s) => s.to === first.phone));
+    const secondCode = /security code is (\d{4})/.exec(sms.message)![1]!;
+    expect(secondCode).not.toBe(first.code);
+    t.at.reset();
+
+    await t.incomingSms(first.vaccinator.phone, `VAX ${first.phone} ${secondCode}`);
+    expect(await replyTo(first.vaccinator.phone)).toContain('ACCEPTED. Second Member');
+    expect((await t.app.db('appointments').where('id', first.appointment.id).first()).status).toBe('booked');
+  });
+});
+
+describe('refusals', () => {
+  it('refuses a wrong code, says how many attempts are left, and records nothing', async () => {
+    const { vaccinator, phone, code, appointment } = await bookedCitizen();
+    await t.incomingSms(vaccinator.phone, `VAX ${phone} ${wrong(code)}`);
+    expect(await replyTo(vaccinator.phone)).toBe(`Tika: WRONG CODE for ${phone}. 4 attempt(s) left. Nothing recorded.`);
+    expect(await t.app.db('appointments').where('id', appointment.id).first()).toMatchObject({ status: 'booked', failed_attempts: 1 });
+    expect(await counts(appointment.id)).toEqual({ vaccinations: 0, certificates: 0 });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(t.at.sent.filter((s) => s.to === phone)).toEqual([]);
+  });
+
+  it('locks after 5 wrong codes, then refuses the right one until an operator unlocks', async () => {
+    const { vaccinator, code, appointment } = await bookedCitizen();
+    const ref = appointment.reference;
+    for (let i = 0; i < 5; i++) {
+      t.at.reset();
+      await t.incomingSms(vaccinator.phone, `VAX ${ref} ${wrong(code)}`);
+      const reply = await replyTo(vaccinator.phone);
+      if (i < 4) expect(reply).toContain(`${4 - i} attempt(s) left`);
+      else expect(reply).toMatch(/REFUSED\. Too many wrong codes for .*locked/);
+    }
+    t.at.reset();
+    await t.incomingSms(vaccinator.phone, `VAX ${ref} ${code}`);
+    expect(await replyTo(vaccinator.phone)).toMatch(/locked/);
+    expect(await counts(appointment.id)).toEqual({ vaccinations: 0, certificates: 0 });
+
+    const unlock = await fetch(`${t.baseUrl}/admin/appointments/${appointment.id}/unlock`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${t.app.config.ADMIN_TOKEN}` },
+    });
+    expect(unlock.status).toBe(200);
+    t.at.reset();
+    await t.incomingSms(vaccinator.phone, `VAX ${ref} ${code}`);
+    expect(await replyTo(vaccinator.phone)).toContain('ACCEPTED');
+  });
+
+  it('refuses the right code from a vaccinator of another centre', async () => {
+    const booked = await bookedCitizen();
+    const other = await bookedCitizen();
+    await t.incomingSms(other.vaccinator.phone, `VAX ${booked.phone} ${booked.code}`);
+    expect(await replyTo(other.vaccinator.phone)).toBe(`Tika: REFUSED. No booking for ${booked.phone} at your centre today. Nothing recorded.`);
+    expect(await counts(booked.appointment.id)).toEqual({ vaccinations: 0, certificates: 0 });
+  });
+
+  it('refuses the right code on the wrong day, and accepts it on the day', async () => {
+    const { vaccinator, phone, code, appointment } = await bookedCitizen({ daysFromToday: 1 });
+    await t.incomingSms(vaccinator.phone, `VAX ${phone} ${code}`);
+    expect(await replyTo(vaccinator.phone)).toContain('No booking for');
+    t.at.reset();
+    t.clock.advanceDays(1);
+    try {
+      await t.incomingSms(vaccinator.phone, `VAX ${phone} ${code}`);
+      expect(await replyTo(vaccinator.phone)).toContain('ACCEPTED');
+      expect(await counts(appointment.id)).toEqual({ vaccinations: 1, certificates: 1 });
+    } finally {
+      t.clock.set(new Date());
+    }
+  });
+
+  it('tells an unregistered number only that it is not a vaccinator', async () => {
+    const { phone, code, appointment } = await bookedCitizen();
+    const stranger = '+919555500001';
+    await t.incomingSms(stranger, `VAX ${phone} ${code}`);
+    const reply = await replyTo(stranger);
+    expect(reply).toBe('Tika: this number is not registered as a vaccinator. Nothing recorded.');
+    expect(await counts(appointment.id)).toEqual({ vaccinations: 0, certificates: 0 });
+    expect((await t.app.db('verification_attempts').where('vaccinator_phone', stranger).first()).outcome).toBe('not_vaccinator');
+  });
+
+  it('refuses a second confirmation of the same dose', async () => {
+    const { vaccinator, phone, code, appointment } = await bookedCitizen();
+    await t.incomingSms(vaccinator.phone, `VAX ${phone} ${code}`);
+    expect(await replyTo(vaccinator.phone)).toContain('ACCEPTED');
+    await replyTo(phone);
+    t.at.reset();
+    await t.incomingSms(vaccinator.phone, `VAX ${phone} ${code}`);
+    expect(await replyTo(vaccinator.phone)).toMatch(/REFUSED\. Citizen \w+ is already vaccinated/);
+    expect(await counts(appointment.id)).toEqual({ vaccinations: 1, certificates: 1 });
+  });
+
+  it('limits the wrong codes one vaccinator may enter in an hour', async () => {
+    const small = await startTestApp({ MAX_VACCINATOR_FAILURES_PER_HOUR: '2' }, { at: t.at, keepState: true });
+    try {
+      const { vaccinator, phone, code } = await bookedCitizen();
+      for (let i = 0; i < 2; i++) await small.app.inbox.process((await small.app.inbox.receive('africastalking', { providerMessageId: `limit-${i}`, phone: vaccinator.phone, text: `VAX ${phone} ${wrong(code)}` })).id);
+      const last = await small.app.inbox.receive('africastalking', { providerMessageId: 'limit-2', phone: vaccinator.phone, text: `VAX ${phone} ${code}` });
+      await small.app.inbox.process(last.id);
+      expect((await small.app.db('verification_attempts').where('inbound_message_id', last.id).first()).outcome).toBe('too_many_failures');
+    } finally {
+      await small.close();
+    }
+  });
+
+  it('answers a malformed VAX with how to write it, and anything else with help', async () => {
+    const { vaccinator } = await bookedCitizen();
+    await t.incomingSms(vaccinator.phone, 'VAX 12');
+    expect(await replyTo(vaccinator.phone)).toMatch(/^Tika: to confirm a vaccination send VAX <mobile or ref> <4-digit code>/);
+    t.at.reset();
+    await t.incomingSms('+919555500002', 'hello');
+    expect(await replyTo('+919555500002')).toBe('Tika: dial *384*1234# to book a vaccination. Vaccinators confirm a dose with VAX <mobile or ref> <code>.');
+  });
+});
+
+describe('retried callbacks and crashes', () => {
+  it('processes the same incoming SMS id once, however often Africa\'s Talking sends it', async () => {
+    const { vaccinator, phone, code, appointment } = await bookedCitizen();
+    const id = 'ec9adc86-51d5-4bc8-8eb0-d8ab0bb53dc3';
+    const answers = await Promise.all([1, 2, 3].map(() => t.incomingSms(vaccinator.phone, `VAX ${phone} ${code}`, id)));
+    expect(answers.map((a) => a.status)).toEqual([200, 200, 200]);
+    await replyTo(phone);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(t.at.sent.filter((s) => s.to === vaccinator.phone)).toHaveLength(1);
+    expect(t.at.sent.filter((s) => s.to === phone)).toHaveLength(1);
+    expect(await counts(appointment.id)).toEqual({ vaccinations: 1, certificates: 1 });
+    expect(await t.app.db('inbound_messages').where('provider_message_id', id).count({ n: '*' })).toEqual([{ n: 1 }]);
+  });
+
+  it('after a worker dies between acceptance and sending, a restart sends exactly one confirmation and issues one certificate', async () => {
+    const { vaccinator, phone, code, appointment } = await bookedCitizen();
+    const web = await startTestApp({}, { at: t.at, keepState: true, worker: false });
+    try {
+      const posted = await web.incomingSms(vaccinator.phone, `VAX ${phone} ${code}`);
+      expect(posted.status).toBe(200);
+      // The acceptance commits (dose, pending certificate, task, reply) and the process dies before any send.
+      const inbound = await web.app.db('inbound_messages').where('provider_message_id', posted.id).first();
+      expect(await web.app.inbox.process(inbound.id)).toBe('processed');
+    } finally {
+      await web.close();
+    }
+    expect(await t.app.db('certificates').where('status', 'issued').whereIn('vaccination_id', t.app.db('vaccinations').where('appointment_id', appointment.id).select('id')).count({ n: '*' })).toEqual([{ n: 0 }]);
+
+    const restarted = await startTestApp({}, { at: t.at, keepState: true });
+    try {
+      await eventually('the confirmation SMS', async () => t.at.sent.find((s) => s.to === phone));
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(t.at.sent.filter((s) => s.to === phone)).toHaveLength(1);
+      expect(t.at.sent.filter((s) => s.to === vaccinator.phone)).toHaveLength(1);
+      const certificate = await restarted.app.db('certificates as c').join('vaccinations as v', 'v.id', 'c.vaccination_id').where('v.appointment_id', appointment.id).first('c.status', 'c.id');
+      expect(certificate.status).toBe('issued');
+      // Running the certificate task again (a re-delivered job) changes nothing.
+      expect((await restarted.app.certificates.issue(certificate.id)).kind).toBe('already_issued');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(t.at.sent.filter((s) => s.to === phone)).toHaveLength(1);
+    } finally {
+      await restarted.close();
+    }
+  });
+
+  it('a crash before the acceptance commits leaves nothing behind', async () => {
+    const { vaccinator, phone, code, appointment } = await bookedCitizen();
+    await expect(
+      t.app.db.transaction(async (trx) => {
+        await t.app.vaccination.verifyIn(trx, { vaccinatorPhone: vaccinator.phone, target: { kind: 'phone', phone }, code, channel: 'sms' });
+        throw new Error('the process died here');
+      }),
+    ).rejects.toThrow('died');
+    expect(await counts(appointment.id)).toEqual({ vaccinations: 0, certificates: 0 });
+    expect((await t.app.db('appointments').where('id', appointment.id).first()).status).toBe('booked');
+    expect(await t.app.db('outbox_tasks').where('kind', 'issue_certificate').whereRaw("payload->>'certificateId' NOT IN (SELECT id FROM certificates)").count({ n: '*' })).toEqual([{ n: 0 }]);
+  });
+});
+
+describe('no-shows', () => {
+  it('closes unverified appointments after their day, and a no-show never gets a vaccination SMS or certificate', async () => {
+    const { vaccinator, phone, code, appointment } = await bookedCitizen();
+    t.clock.advanceDays(1);
+    try {
+      const closed = await t.app.vaccination.markNoShows();
+      expect(closed).toBeGreaterThanOrEqual(1);
+      expect(await t.app.db('appointments').where('id', appointment.id).first()).toMatchObject({ status: 'no_show', code_cipher: null });
+      await t.incomingSms(vaccinator.phone, `VAX ${phone} ${code}`);
+      expect(await replyTo(vaccinator.phone)).toContain('REFUSED. No booking');
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(t.at.sent.filter((s) => s.to === phone)).toEqual([]);
+      expect(await counts(appointment.id)).toEqual({ vaccinations: 0, certificates: 0 });
+    } finally {
+      t.clock.set(new Date());
+    }
+  });
+
+  it('runs the no-show sweep from the task queue', async () => {
+    const { appointment } = await bookedCitizen();
+    t.clock.advanceDays(1);
+    try {
+      await t.app.taskQueue.add('mark_no_shows', { kind: 'mark_no_shows', payload: {} });
+      await eventually('the no-show mark', async () => ((await t.app.db('appointments').where('id', appointment.id).first()).status === 'no_show' ? true : undefined));
+    } finally {
+      t.clock.set(new Date());
+    }
+  });
+});
+
+describe('the vaccinator USSD menu', () => {
+  it('lets a registered vaccinator confirm by USSD: mobile, beneficiary, code', async () => {
+    const { vaccinator, phone, code, appointment, centre } = await bookedCitizen();
+    const session = `ATUid_vax_${appointment.id}`;
+    expect((await t.ussd(session, vaccinator.phone, '')).body).toBe(`CON Tika vaccinator\n${centre.name}\n1 Confirm a vaccination`);
+    expect((await t.ussd(session, vaccinator.phone, '1')).body).toMatch(/^CON Enter the citizen's mobile or booking ref:/);
+    expect((await t.ussd(session, vaccinator.phone, `1*${phone.slice(3)}`)).body).toMatch(/^CON Booked today:\n1 Citizen \w+ dose 1/);
+    expect((await t.ussd(session, vaccinator.phone, `1*${phone.slice(3)}*1`)).body).toMatch(/^CON Ask for the 4-digit security code/);
+    const wrongReply = await t.ussd(session, vaccinator.phone, `1*${phone.slice(3)}*1*${wrong(code)}`);
+    expect(wrongReply.body).toBe('CON WRONG CODE. 4 attempt(s) left. Nothing recorded.\n1 Enter the code again\n0 Back');
+    expect((await t.ussd(session, vaccinator.phone, `1*${phone.slice(3)}*1*${wrong(code)}*1`)).body).toMatch(/^CON Ask for the 4-digit/);
+    const accepted = await t.ussd(session, vaccinator.phone, `1*${phone.slice(3)}*1*${wrong(code)}*1*${code}`);
+    expect(accepted.body).toMatch(/^CON ACCEPTED: Citizen \w+, dose 1, Covishield\. Vaccination recorded\.\n1 Next citizen$/);
+    expect(await counts(appointment.id)).toEqual({ vaccinations: 1, certificates: 1 });
+    await replyTo(phone);
+
+    const stored = (await t.app.redis.get(`${t.app.config.REDIS_PREFIX}:ussd:session:${session}`))!;
+    expect(stored).not.toContain(`"code":"${code}"`);
+    const channels = await t.app.db('verification_attempts').where('appointment_id', appointment.id).select('channel', 'outcome').orderBy('id');
+    expect(channels).toEqual([
+      { channel: 'ussd', outcome: 'wrong_code' },
+      { channel: 'ussd', outcome: 'accepted' },
+    ]);
+  });
+});
+
+describe('delivery reports', () => {
+  const statuses = ['Sent', 'Submitted', 'Buffered', 'Success', 'Rejected', 'Failed', 'AbsentSubscriber', 'Expired'];
+
+  it.each(statuses)('records %s on the message it reports', async (status) => {
+    const { phone } = await bookedCitizen();
+    void phone;
+    const message = await t.app.db('outbound_messages').whereNotNull('provider_message_id').orderBy('id', 'desc').first();
+    const failureReason = status === 'Failed' || status === 'Rejected' ? 'UserInBlackList' : '';
+    const reply = await t.postForm(`/webhooks/africastalking/delivery?key=${t.app.config.WEBHOOK_SECRET}`, {
+      id: message.provider_message_id,
+      status,
+      phoneNumber: message.phone,
+      networkCode: '40410',
+      retryCount: '0',
+      ...(failureReason ? { failureReason } : {}),
+    });
+    expect(reply.status).toBe(200);
+    const updated = await t.app.db('outbound_messages').where('id', message.id).first();
+    expect(updated.delivery_status).toBe(status);
+    expect(updated.failure_reason).toBe(failureReason || null);
+    expect(updated.delivered_at !== null).toBe(status === 'Success');
+  });
+
+  it('keeps a final status when an intermediate one arrives late', async () => {
+    await bookedCitizen();
+    const message = await t.app.db('outbound_messages').whereNotNull('provider_message_id').orderBy('id', 'desc').first();
+    const path = `/webhooks/africastalking/delivery?key=${t.app.config.WEBHOOK_SECRET}`;
+    await t.postForm(path, { id: message.provider_message_id, status: 'Success', phoneNumber: message.phone });
+    await t.postForm(path, { id: message.provider_message_id, status: 'Buffered', phoneNumber: message.phone });
+    expect((await t.app.db('outbound_messages').where('id', message.id).first()).delivery_status).toBe('Success');
+  });
+
+  it.each([
+    ['an unknown status', { id: 'ATXid_unknown_status', status: 'Teleported' }],
+    ['an unknown id', { id: 'ATXid_never_sent', status: 'Success' }],
+  ])('answers 200 to %s', async (_label, form) => {
+    const reply = await t.postForm(`/webhooks/africastalking/delivery?key=${t.app.config.WEBHOOK_SECRET}`, { ...form, phoneNumber: '+919812345678' });
+    expect(reply.status).toBe(200);
+  });
+
+  it('refuses a report without the webhook key', async () => {
+    expect((await t.postForm('/webhooks/africastalking/delivery', { id: 'x', status: 'Success' })).status).toBe(401);
+  });
+});
