@@ -4,6 +4,8 @@ import type { Knex } from 'knex';
 export async function up(knex: Knex): Promise<void> {
   await knex.schema.createTable('outbound_messages', (t) => {
     t.bigIncrements('id');
+    // Names the queue job: unique even if the database is restored or recreated under a live Redis.
+    t.uuid('job_key').notNullable().unique().defaultTo(knex.raw('gen_random_uuid()'));
     t.text('phone').notNullable();
     t.text('language').notNullable().defaultTo('en');
     t.text('template').notNullable();

@@ -54,6 +54,7 @@ export async function up(knex: Knex): Promise<void> {
 
   await knex.schema.createTable('outbox_tasks', (t) => {
     t.bigIncrements('id');
+    t.uuid('job_key').notNullable().unique().defaultTo(knex.raw('gen_random_uuid()'));
     t.text('kind').notNullable();
     t.jsonb('payload').notNullable().defaultTo('{}');
     t.timestamp('relayed_at', { useTz: true });

@@ -155,7 +155,7 @@ export async function createApp(config: Config, options: AppOptions = {}) {
     /** The outbox relay, the SMS worker, the task worker and the scheduled sweeps. */
     async startWorker(): Promise<void> {
       const lanes = [
-        (limit: number) => outbound.relayBatch(limit, (ids) => enqueueSms(smsQueue, ids)),
+        (limit: number) => outbound.relayBatch(limit, (rows) => enqueueSms(smsQueue, rows)),
         (limit: number) => relayTaskBatch(db, limit, (tasks) => enqueueTasks(taskQueue, tasks)),
       ];
       relay = new OutboxRelay(lanes, logger, { databaseUrl: config.DATABASE_URL, pollMs: 1000, batchSize: 200 });

@@ -30,8 +30,8 @@ export class OutboundService {
   ) {}
 
   /** Relays unrelayed SMS rows (see relayBatch in outbox.ts for the crash guarantees). */
-  async relayBatch(limit: number, enqueue: (ids: number[]) => Promise<void>): Promise<number> {
-    return relayBatch<{ id: number }>(this.db, 'outbound_messages', ['id'], limit, (rows) => enqueue(rows.map((r) => r.id)));
+  async relayBatch(limit: number, enqueue: (rows: { id: number; jobKey: string }[]) => Promise<void>): Promise<number> {
+    return relayBatch(this.db, 'outbound_messages', ['id', 'job_key as jobKey'], limit, enqueue);
   }
 
   /** Takes the message for one send attempt, or says why there is nothing to send. */

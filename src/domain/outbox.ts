@@ -46,6 +46,7 @@ export async function queueTask(trx: Tx, kind: string, payload: Record<string, s
 
 export interface OutboxTask {
   id: number;
+  jobKey: string;
   kind: string;
   payload: Record<string, string | number>;
 }
@@ -72,7 +73,7 @@ export async function relayBatch<Row extends { id: number }>(
 }
 
 export function relayTaskBatch(db: Db, limit: number, enqueue: (tasks: OutboxTask[]) => Promise<void>): Promise<number> {
-  return relayBatch<OutboxTask>(db, 'outbox_tasks', ['id', 'kind', 'payload'], limit, enqueue);
+  return relayBatch<OutboxTask>(db, 'outbox_tasks', ['id', 'job_key as jobKey', 'kind', 'payload'], limit, enqueue);
 }
 
 export async function markTaskDone(db: Db, taskId: number): Promise<void> {

@@ -25,11 +25,18 @@ export function createSmsQueue(connection: Redis, options: SmsQueueOptions): Que
   return new Queue<SmsJob>(SMS_QUEUE, { connection, prefix: queuePrefix(options.prefix), defaultJobOptions });
 }
 
-/** One job per outbox row, whatever happens: BullMQ ignores an add whose job id exists. */
-export function smsJobId(outboxId: number): string {
-  return `sms-${outboxId}`;
+/** An outbox row as the relay hands it over. */
+export interface OutboxRef {
+  id: number;
+  /** A UUID per row: job ids stay unique even if the database is recreated under a live Redis. */
+  jobKey: string;
 }
 
-export async function enqueueSms(queue: Queue<SmsJob>, outboxIds: number[]): Promise<void> {
-  await queue.addBulk(outboxIds.map((outboxId) => ({ name: 'send', data: { outboxId }, opts: { jobId: smsJobId(outboxId) } })));
+/** One job per outbox row, whatever happens: BullMQ ignores an add whose job id exists. */
+export function smsJobId(jobKey: string): string {
+  return `sms-${jobKey}`;
+}
+
+export async function enqueueSms(queue: Queue<SmsJob>, rows: OutboxRef[]): Promise<void> {
+  await queue.addBulk(rows.map((row) => ({ name: 'send', data: { outboxId: row.id }, opts: { jobId: smsJobId(row.jobKey) } })));
 }

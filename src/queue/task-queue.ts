@@ -31,7 +31,7 @@ export function createTaskQueue(connection: Redis, options: { prefix: string; ma
 /** One job per task row: an add repeated after a crash finds the job id taken and adds nothing. */
 export async function enqueueTasks(queue: Queue<TaskJob>, tasks: OutboxTask[]): Promise<void> {
   await queue.addBulk(
-    tasks.map((task) => ({ name: task.kind, data: { taskId: task.id, kind: task.kind, payload: task.payload }, opts: { jobId: `task-${task.id}` } })),
+    tasks.map((task) => ({ name: task.kind, data: { taskId: task.id, kind: task.kind, payload: task.payload }, opts: { jobId: `task-${task.jobKey}` } })),
   );
 }
 

@@ -2,9 +2,10 @@ import type { App } from '../../src/app';
 import { createApp } from '../../src/app';
 import { queueSms } from '../../src/domain/outbox';
 import { createLogger, maskPhone } from '../../src/logger';
-import { enqueueSms, smsJobId } from '../../src/queue/sms-queue';
+import { enqueueSms, smsJobId, type OutboxRef } from '../../src/queue/sms-queue';
 import type { FakeResponse } from '../fakes/fake-africastalking';
 import { eventually, startTestApp, TEST_API_KEY, type TestApp } from '../support/app';
+import { truncateAll } from '../support/db';
 
 /**
  * The outbound pipeline end to end: an outbox row committed through queueSms, the real relay
@@ -45,6 +46,16 @@ async function rowOf(app: App, id: number): Promise<OutboundRow | undefined> {
   return app.db<OutboundRow>('outbound_messages').where('id', id).first();
 }
 
+/** The row as the relay hands it to the queue. */
+async function refOf(app: App, id: number): Promise<OutboxRef> {
+  const row = await app.db('outbound_messages').where('id', id).first('id', 'job_key');
+  return { id: row.id, jobKey: row.job_key };
+}
+
+async function jobOf(app: App, id: number) {
+  return app.smsQueue.getJob(smsJobId((await refOf(app, id)).jobKey));
+}
+
 /** Waits for the row to reach a final status and for its BullMQ job to be finished (no more attempts can come). */
 async function settled(app: App, id: number): Promise<{ row: OutboundRow; jobState: string }> {
   await eventually(`outbox row ${id} to reach a final status`, async () => {
@@ -52,7 +63,7 @@ async function settled(app: App, id: number): Promise<{ row: OutboundRow; jobSta
     return row && FINAL.has(row.status) ? row : undefined;
   }, WAIT_MS);
   const jobState = await eventually(`job for outbox row ${id} to finish`, async () => {
-    const job = await app.smsQueue.getJob(smsJobId(id));
+    const job = await jobOf(app, id);
     const state = job ? await job.getState() : undefined;
     return state === 'completed' || state === 'failed' ? state : undefined;
   }, WAIT_MS);
@@ -340,13 +351,13 @@ describe('SMS pipeline: outbox → relay → BullMQ → worker → Africa\'s Tal
       const id = await writeSms(app, phone);
       const { row: before } = await settled(app, id);
       expect(before.status).toBe('sent');
-      const job = (await app.smsQueue.getJob(smsJobId(id)))!;
+      const job = (await jobOf(app, id))!;
 
       // As a relay would after a crash between enqueue and its commit.
-      await enqueueSms(app.smsQueue, [id]);
-      await enqueueSms(app.smsQueue, [id]);
+      await enqueueSms(app.smsQueue, [await refOf(app, id)]);
+      await enqueueSms(app.smsQueue, [await refOf(app, id)]);
 
-      const again = (await app.smsQueue.getJob(smsJobId(id)))!;
+      const again = (await jobOf(app, id))!;
       expect(await again.getState()).toBe('completed');
       expect(again.finishedOn).toBe(job.finishedOn);
       expect(again.attemptsMade).toBe(job.attemptsMade);
@@ -392,10 +403,10 @@ describe('SMS pipeline: outbox → relay → BullMQ → worker → Africa\'s Tal
       expect(before.status).toBe(label);
 
       // The completed job is gone (removeOnComplete, or a Redis that lost it) and the id is enqueued again.
-      await (await app.smsQueue.getJob(smsJobId(id)))!.remove();
-      await enqueueSms(app.smsQueue, [id]);
+      await (await jobOf(app, id))!.remove();
+      await enqueueSms(app.smsQueue, [await refOf(app, id)]);
       const rerun = await eventually('the new job to complete', async () => {
-        const job = await app.smsQueue.getJob(smsJobId(id));
+        const job = await jobOf(app, id);
         return job && (await job.getState()) === 'completed' ? job : undefined;
       }, WAIT_MS);
       expect(rerun.returnvalue).toBe('already_done');
@@ -481,7 +492,7 @@ describe('SMS pipeline across a restart: rows written while no worker runs', () 
       }),
     ).rejects.toThrow('crash before commit');
     expect((await rowOf(app, ids[0]!))!.relayed_at).toBeNull();
-    expect(await app.smsQueue.getJob(smsJobId(ids[0]!))).toBeDefined();
+    expect(await jobOf(app, ids[0]!)).toBeDefined();
     expect(t.at.requests).toHaveLength(0);
 
     // Start the relay and worker: the relay offers every unrelayed row, the first one for the second time.
@@ -519,7 +530,7 @@ describe('SMS pipeline: the provider account cannot send (405 InsufficientBalanc
     const id = await writeSms(t.app, phone);
 
     const held = await eventually('the job to go back to waiting after the account problem', async () => {
-      const job = await t.app.smsQueue.getJob(smsJobId(id));
+      const job = await jobOf(t.app, id);
       return job && (await job.getState()) === 'waiting' ? job : undefined;
     }, WAIT_MS);
     expect(held.attemptsMade).toBe(0);
@@ -541,5 +552,24 @@ describe('SMS pipeline: the provider account cannot send (405 InsufficientBalanc
     expect(t.at.requests).toHaveLength(2);
     expect(t.at.sent).toHaveLength(1);
     expect(after.provider_message_id).toBe(t.at.sent[0]!.messageId);
+  });
+});
+
+describe('SMS pipeline: a database recreated under a live Redis', () => {
+  it('still sends new rows whose ids were used before (job ids come from a per-row UUID)', async () => {
+    const t = await startTestApp();
+    try {
+      const first = await writeSms(t.app, '+919876500090');
+      await settled(t.app, first);
+      // Ids start again at 1, while Redis still remembers the completed job of the old row 1.
+      await truncateAll(t.app.db);
+      const second = await writeSms(t.app, '+919876500091');
+      expect(second).toBe(first);
+      const { row } = await settled(t.app, second);
+      expect(row.status).toBe('sent');
+      expect(t.at.sent.map((s) => s.to)).toEqual(['+919876500090', '+919876500091']);
+    } finally {
+      await t.close();
+    }
   });
 });
