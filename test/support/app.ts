@@ -25,6 +25,8 @@ export interface TestApp {
   logs: string[];
   /** One USSD hop exactly as Africa's Talking sends it. */
   ussd(sessionId: string, phone: string, text: string): Promise<{ status: number; body: string }>;
+  /** A whole USSD session: the first hop, then each answer appended as Africa's Talking does; every screen. */
+  converse(sessionId: string, phone: string, answers: string[]): Promise<string[]>;
   /** An incoming SMS exactly as Africa's Talking posts it; returns the provider id used. */
   incomingSms(from: string, text: string, id?: string): Promise<{ status: number; body: string; id: string }>;
   /** A form-encoded POST, as every Africa's Talking callback is. */
@@ -91,6 +93,15 @@ export async function startTestApp(
     return { status: response.status, body: await response.text() };
   };
 
+  const ussd = (sessionId: string, phone: string, text: string) =>
+    postForm(`/webhooks/africastalking/ussd?key=${TEST_WEBHOOK_SECRET}`, {
+      sessionId,
+      serviceCode: SERVICE_CODE,
+      phoneNumber: phone,
+      networkCode: '40410',
+      text,
+    });
+
   return {
     app,
     at,
@@ -110,14 +121,16 @@ export async function startTestApp(
       })),
       id,
     }),
-    ussd: (sessionId, phone, text) =>
-      postForm(`/webhooks/africastalking/ussd?key=${TEST_WEBHOOK_SECRET}`, {
-        sessionId,
-        serviceCode: SERVICE_CODE,
-        phoneNumber: phone,
-        networkCode: '40410',
-        text,
-      }),
+    ussd,
+    converse: async (sessionId, phone, answers) => {
+      const screens: string[] = [];
+      for (let i = 0; i <= answers.length; i++) {
+        const reply = await ussd(sessionId, phone, answers.slice(0, i).join('*'));
+        if (reply.status !== 200) throw new Error(`hop ${i} answered ${reply.status}: ${reply.body}`);
+        screens.push(reply.body);
+      }
+      return screens;
+    },
     close: async () => {
       await app.close();
       if (!options.at) await at.close();

@@ -2,17 +2,6 @@ import { addDays, dayIn } from '../../src/domain/dates';
 import { eventually, startTestApp, TEST_API_KEY, type TestApp } from '../support/app';
 import { pan, registration, seedCentre } from '../support/programme';
 
-/** Sends each answer as Africa's Talking does: all input so far, joined by '*'. */
-async function converse(t: TestApp, sessionId: string, phone: string, answers: string[]): Promise<string[]> {
-  const screens = [(await t.ussd(sessionId, phone, '')).body];
-  for (let i = 0; i < answers.length; i++) {
-    const reply = await t.ussd(sessionId, phone, answers.slice(0, i + 1).join('*'));
-    expect(reply.status).toBe(200);
-    screens.push(reply.body);
-  }
-  return screens;
-}
-
 describe('booking over Africa\'s Talking USSD', () => {
   let t: TestApp;
   beforeAll(async () => {
@@ -27,7 +16,7 @@ describe('booking over Africa\'s Talking USSD', () => {
     const { centre, session } = await seedCentre(t.app, { capacity: 10 });
     const phone = '+919876543210';
     const answers = [...registration('Asha Devi', pan(1)), '110001', '1', '1', '1'];
-    const screens = await converse(t, 'ATUid_happy', phone, answers);
+    const screens = await t.converse('ATUid_happy', phone, answers);
 
     expect(screens[0]).toMatch(/^CON Tika vaccination\n1 Book vaccination\n2 My appointments$/);
     expect(screens.at(-2)).toMatch(/^CON Book Asha Devi\nAIIMS Delhi\n.+Covishield dose 1\n1 Confirm/);
@@ -75,11 +64,11 @@ describe('booking over Africa\'s Talking USSD', () => {
   it('shows "My appointments" without the code, and sends a new code by SMS on request', async () => {
     await seedCentre(t.app, { capacity: 5, pincode: '110002' });
     const phone = '+919876543211';
-    await converse(t, 'ATUid_mine1', phone, [...registration('Ravi Kumar', pan(2)), '110002', '1', '1', '1']);
+    await t.converse('ATUid_mine1', phone, [...registration('Ravi Kumar', pan(2)), '110002', '1', '1', '1']);
     const [first] = await t.at.waitForSent(1);
     const firstCode = /security code is (\d{4})/.exec(first!.message)![1]!;
 
-    const screens = await converse(t, 'ATUid_mine2', phone, ['2', '1']);
+    const screens = await t.converse('ATUid_mine2', phone, ['2', '1']);
     expect(screens[1]).toMatch(/^CON Your appointments:\n1 Ravi Kumar /);
     const appointment = await t.app.db('appointments').orderBy('id', 'desc').first();
     expect(screens[2]).toContain(`Ref ${appointment.reference}`);
@@ -101,7 +90,7 @@ describe('booking over Africa\'s Talking USSD', () => {
     const { session } = await seedCentre(t.app, { capacity: 5, pincode: '110003' });
     const phone = '+919876543212';
     const answers = [...registration('Meena Iyer', pan(3)), '110003', '1', '1', '1'];
-    const screens = await converse(t, 'ATUid_repeat', phone, answers);
+    const screens = await t.converse('ATUid_repeat', phone, answers);
     const again = await t.ussd('ATUid_repeat', phone, answers.join('*'));
     expect(again.body).toBe(screens.at(-1));
     const middle = await t.ussd('ATUid_repeat', phone, answers.join('*'));
@@ -120,7 +109,7 @@ describe('booking over Africa\'s Talking USSD', () => {
     for (let start = 0; start < people.length; start += 10) {
       await Promise.all(
         people.slice(start, start + 10).map(async (p, k) => {
-          const screens = await converse(t, p.sessionId, p.phone, answers(start + k));
+          const screens = await t.converse(p.sessionId, p.phone, answers(start + k));
           expect(screens.at(-1)).toMatch(/^CON Book /);
         }),
       );
@@ -144,14 +133,14 @@ describe('booking over Africa\'s Talking USSD', () => {
   it('lists only centres with free seats in the booking window, and says so when there are none', async () => {
     await seedCentre(t.app, { name: 'Far Future Centre', pincode: '560001', capacity: 10, daysFromToday: 40 });
     await seedCentre(t.app, { name: 'Yesterday Centre', pincode: '560001', capacity: 10, daysFromToday: -1 });
-    const screens = await converse(t, 'ATUid_none', '+919876543213', [...registration('Kiran Rao', pan(4)), '560001']);
+    const screens = await t.converse('ATUid_none', '+919876543213', [...registration('Kiran Rao', pan(4)), '560001']);
     expect(screens.at(-1)).toBe('CON No free seats near 560001 in the coming days.\n1 Try another PIN code\n0 Back');
   });
 
   it('refuses sessions below their minimum age', async () => {
     const { centre } = await seedCentre(t.app, { name: 'Over 45 Centre', pincode: '400001', minAge: 45 });
     const now = t.app.clock.now().getUTCFullYear();
-    const screens = await converse(t, 'ATUid_young', '+919876543214', ['1', 'Young Person', String(now - 20), '2', '2', pan(5), '400001']);
+    const screens = await t.converse('ATUid_young', '+919876543214', ['1', 'Young Person', String(now - 20), '2', '2', pan(5), '400001']);
     expect(screens.at(-1)).toContain('No free seats near 400001');
     expect(screens.at(-1)).not.toContain(centre.name);
   });
@@ -163,7 +152,7 @@ describe('booking over Africa\'s Talking USSD', () => {
     try {
       const { session } = await seedCentre(t.app, { name: 'Night Centre', pincode: '700001', daysFromToday: 0 });
       expect(session.date).toBe(addDays(dayIn('UTC', clockNow), 1));
-      const screens = await converse(t, 'ATUid_tz', '+919876543215', [...registration('Tara Sen', pan(6)), '700001']);
+      const screens = await t.converse('ATUid_tz', '+919876543215', [...registration('Tara Sen', pan(6)), '700001']);
       expect(screens.at(-1)).toContain('Night Centre');
     } finally {
       t.clock.set(new Date());

@@ -18,12 +18,6 @@ afterAll(async () => {
 });
 beforeEach(() => t.at.reset());
 
-async function converse(sessionId: string, phone: string, answers: string[]): Promise<string> {
-  let reply = await t.ussd(sessionId, phone, '');
-  for (let i = 0; i < answers.length; i++) reply = await t.ussd(sessionId, phone, answers.slice(0, i + 1).join('*'));
-  return reply.body;
-}
-
 /** A centre with a session today, one vaccinator there, and a citizen booked with their code in hand. */
 async function bookedCitizen(options: { daysFromToday?: number; pincode?: string } = {}) {
   const n = ++people;
@@ -31,7 +25,7 @@ async function bookedCitizen(options: { daysFromToday?: number; pincode?: string
   const { centre, session } = await seedCentre(t.app, { name: `Centre ${n}`, pincode, daysFromToday: options.daysFromToday ?? 0 });
   const vaccinator = await t.app.programme.createVaccinator({ phone: `+9197000${String(n).padStart(5, '0')}`, name: `Nurse ${n}`, centreId: centre.id });
   const phone = `+9196000${String(n).padStart(5, '0')}`;
-  const end = await converse(`ATUid_book_${n}`, phone, [...registration(`Citizen ${letters(n)}`, pan(5000 + n)), pincode, '1', '1', '1']);
+  const end = (await t.converse(`ATUid_book_${n}`, phone, [...registration(`Citizen ${letters(n)}`, pan(5000 + n)), pincode, '1', '1', '1'])).at(-1)!;
   expect(end).toMatch(/^END Booked:/);
   const sms = await eventually('the code SMS', async () => t.at.sent.find((s) => s.to === phone));
   const code = /security code is (\d{4})/.exec(sms.message)![1]!;
@@ -98,7 +92,7 @@ describe('the whole story', () => {
 
   it('picks the family member whose code it is', async () => {
     const first = await bookedCitizen();
-    const end = await converse(`ATUid_family_${first.n}`, first.phone, ['1', String(2), 'Second Member', '1990', '2', '2', pan(7000 + first.n), first.centre.pincode, '1', '1', '1']);
+    const end = (await t.converse(`ATUid_family_${first.n}`, first.phone, ['1', String(2), 'Second Member', '1990', '2', '2', pan(7000 + first.n), first.centre.pincode, '1', '1', '1'])).at(-1)!;
     expect(end).toMatch(/^END Booked: Second Member/);
     const sms = await eventually('the second code', async () => t.at.sent.find((s) => s.to === first.phone));
     const secondCode = /security code is (\d{4})/.exec(sms.message)![1]!;
