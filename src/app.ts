@@ -12,7 +12,7 @@ import { Catalogue } from './dialogue/catalogue';
 import { DialogueEngine } from './dialogue/engine';
 import { loadFlows } from './dialogue/flow';
 import { UssdDialogue } from './dialogue/ussd';
-import { languageOf } from './domain/accounts';
+import { isKnownMobile, languageOf, setLanguage } from './domain/accounts';
 import { BookingService, DEFAULT_BOOKING_RULES } from './domain/booking';
 import { systemClock, type Clock } from './domain/clock';
 import { CodeVault } from './domain/codes';
@@ -87,7 +87,11 @@ export async function createApp(config: Config, options: AppOptions = {}) {
   });
   const taskQueue = createTaskQueue(bullConnection, { prefix: config.REDIS_PREFIX, maxAttempts: 10, retryBaseMs: options.smsRetryBaseMs ?? 2000 });
 
-  const bindings = mergeBindings(citizenBindings(booking, rules.maxMembersPerMobile), vaccinatorBindings(vaccination, config.DEFAULT_COUNTRY));
+  const accounts = { isKnownMobile: (phone: string) => isKnownMobile(db, phone), setLanguage: (phone: string, language: string) => setLanguage(db, phone, language) };
+  const bindings = mergeBindings(
+    citizenBindings(booking, accounts, rules.maxMembersPerMobile),
+    vaccinatorBindings(vaccination, config.DEFAULT_COUNTRY),
+  );
   const engine = new DialogueEngine(loadFlows(FLOWS_DIR), catalogue, bindings, { gsm7: config.USSD_MAX_GSM7, ucs2: config.USSD_MAX_UCS2 });
   /** A registered vaccinator dialling the service code gets the vaccinator menu. */
   const ussdEntry = async (phone: string) => {

@@ -24,6 +24,8 @@ export type Source = (vars: Vars, ctx: DialogueContext) => Promise<ListItem[]>;
 export interface ActionResult {
   outcome: string;
   vars?: Vars;
+  /** The user chose a language: every screen from here on is in it. */
+  language?: string;
   /** After a step that wrote something, "0 Back" must not walk back into it. */
   clearHistory?: boolean;
 }
@@ -41,6 +43,7 @@ export interface Bindings {
 export interface DialogueSession {
   flow: string;
   state: string;
+  language: string;
   vars: Vars;
   /** Screens visited, for "0 Back". */
   history: string[];
@@ -87,8 +90,18 @@ export class DialogueEngine {
 
   async start(flowId: string, ctx: DialogueContext, vars: Vars = {}): Promise<{ session: DialogueSession; screen: Screen }> {
     const flow = this.flow(flowId);
-    const session: DialogueSession = { flow: flowId, state: flow.start, vars: { ...vars }, history: [], page: 0, retries: 0, itemIds: [], hasMore: false };
-    return this.enter(session, flow.start, ctx);
+    const session: DialogueSession = {
+      flow: flowId,
+      state: flow.start,
+      language: ctx.language,
+      vars: { ...vars },
+      history: [],
+      page: 0,
+      retries: 0,
+      itemIds: [],
+      hasMore: false,
+    };
+    return this.enter(session, flow.start, { ...ctx });
   }
 
   /**
@@ -99,6 +112,7 @@ export class DialogueEngine {
     const session: DialogueSession = {
       flow: flowId,
       state: stateName,
+      language: ctx.language,
       vars,
       history: stateName === this.flow(flowId).start ? [] : ['(previous)'],
       page: options.page ?? 0,
@@ -110,8 +124,9 @@ export class DialogueEngine {
   }
 
   /** One answer from the user on the current screen. Does not mutate the given session. */
-  async respond(current: DialogueSession, rawInput: string, ctx: DialogueContext): Promise<{ session: DialogueSession; screen: Screen }> {
+  async respond(current: DialogueSession, rawInput: string, context: DialogueContext): Promise<{ session: DialogueSession; screen: Screen }> {
     const session = structuredClone(current);
+    const ctx = { ...context, language: session.language };
     const input = rawInput.trim();
     const state = this.state(session);
 
@@ -196,6 +211,7 @@ export class DialogueEngine {
       if (state.type === 'action') {
         const result = await this.binding('actions', state.action)(session.vars, ctx);
         Object.assign(session.vars, result.vars);
+        if (result.language) session.language = ctx.language = result.language;
         if (result.clearHistory) session.history = [];
         const next = state.outcomes[result.outcome];
         if (!next) throw new FlowError(`action "${state.action}" gave outcome "${result.outcome}", which state "${name}" does not handle`);

@@ -11,7 +11,6 @@ import type { DialogueContext, DialogueEngine, DialogueSession, Vars } from './e
  */
 interface StoredUssdSession {
   phone: string;
-  language: string;
   lastText: string;
   lastReply: UssdReply;
   dialogue: DialogueSession;
@@ -87,17 +86,14 @@ export class UssdDialogue {
     }
 
     let result;
-    let language: string;
     if (!stored) {
       const entry = await this.entry(hop.phone);
-      language = entry.language;
-      result = await this.engine.start(entry.flow, this.context(hop.phone, language), entry.vars);
+      result = await this.engine.start(entry.flow, this.context(hop.phone, entry.language), entry.vars);
     } else {
-      language = stored.language;
-      result = await this.engine.respond(stored.dialogue, newestInput(stored.lastText, hop.text), this.context(hop.phone, language));
+      result = await this.engine.respond(stored.dialogue, newestInput(stored.lastText, hop.text), this.context(hop.phone, stored.dialogue.language));
     }
     const reply: UssdReply = result.screen;
-    await this.save(hop.sessionId, { phone: hop.phone, language, lastText: hop.text, lastReply: reply, dialogue: result.session });
+    await this.save(hop.sessionId, { phone: hop.phone, lastText: hop.text, lastReply: reply, dialogue: result.session });
     return reply;
   }
 

@@ -209,7 +209,7 @@ export class BookingService {
         phone,
         language: account.language,
         template: CODE_TEMPLATE,
-        params: codeSmsParams(appointment),
+        params: codeSmsParams(appointment, account.language),
         appointmentId: id,
       });
       return { kind: 'booked', appointment };
@@ -252,7 +252,7 @@ export class BookingService {
         phone,
         language: account.language,
         template: RESENT_CODE_TEMPLATE,
-        params: codeSmsParams(appointment),
+        params: codeSmsParams(appointment, account.language),
         appointmentId,
       });
       return { kind: 'sent' };
@@ -348,11 +348,11 @@ async function nextDose(db: Db | Tx, memberId: number): Promise<number> {
   return Number(count) + 1;
 }
 
-function codeSmsParams(appointment: AppointmentView): Record<string, string> {
+function codeSmsParams(appointment: AppointmentView, language: string): Record<string, string> {
   return {
     memberName: appointment.memberName,
     centre: appointment.centreName,
-    date: longDay(appointment.date),
+    date: longDay(appointment.date, language),
     ref: appointment.reference,
   };
 }

@@ -23,7 +23,7 @@ const flows = loadFlows(FLOWS_DIR);
 const db = createDb(testDatabaseUrl());
 const codes = new CodeVault('x'.repeat(32));
 const bindings = mergeBindings(
-  citizenBindings(new BookingService(db, codes, systemClock), 4),
+  citizenBindings(new BookingService(db, codes, systemClock), { isKnownMobile: async () => true, setLanguage: async () => undefined }, 4),
   vaccinatorBindings(new VaccinationService(db, codes, systemClock), 'IN'),
 );
 const engine = new DialogueEngine(flows, catalogue, bindings, limits);

@@ -23,9 +23,9 @@ export async function seedCentre(
   return { centre, session };
 }
 
-/** Answers for a first-time registration of one member, up to the PIN code screen. */
+/** Answers of a first-time caller (English, book) registering one member, up to the PIN code screen. */
 export function registration(name: string, panNumber: string): string[] {
-  return ['1', name, '1985', '1', '2', panNumber];
+  return ['1', '1', name, '1985', '1', '2', panNumber];
 }
 
 /** A valid PAN for the n-th test person, so photo IDs never collide. */

@@ -18,7 +18,8 @@ describe('booking over Africa\'s Talking USSD', () => {
     const answers = [...registration('Asha Devi', pan(1)), '110001', '1', '1', '1'];
     const screens = await t.converse('ATUid_happy', phone, answers);
 
-    expect(screens[0]).toMatch(/^CON Tika vaccination\n1 Book vaccination\n2 My appointments$/);
+    expect(screens[0]).toBe('CON Choose language / भाषा चुनें\n1 English\n2 हिन्दी');
+    expect(screens[1]).toBe('CON Tika vaccination\n1 Book vaccination\n2 My appointments\n3 भाषा / Language');
     expect(screens.at(-2)).toMatch(/^CON Book Asha Devi\nAIIMS Delhi\n.+Covishield dose 1\n1 Confirm/);
     const end = screens.at(-1)!;
     expect(end).toMatch(/^END Booked: Asha Devi, AIIMS Delhi, .+\. Ref [A-Z2-9]{8}\. Your security code has been sent by SMS\.$/);
@@ -140,7 +141,7 @@ describe('booking over Africa\'s Talking USSD', () => {
   it('refuses sessions below their minimum age', async () => {
     const { centre } = await seedCentre(t.app, { name: 'Over 45 Centre', pincode: '400001', minAge: 45 });
     const now = t.app.clock.now().getUTCFullYear();
-    const screens = await t.converse('ATUid_young', '+919876543214', ['1', 'Young Person', String(now - 20), '2', '2', pan(5), '400001']);
+    const screens = await t.converse('ATUid_young', '+919876543214', ['1', '1', 'Young Person', String(now - 20), '2', '2', pan(5), '400001']);
     expect(screens.at(-1)).toContain('No free seats near 400001');
     expect(screens.at(-1)).not.toContain(centre.name);
   });

@@ -57,34 +57,36 @@ describe('the USSD webhook', () => {
   });
 
   it('asks again with a reason after an unknown menu choice, and ends politely after three', async () => {
-    const first = await t.ussd('ATUid_unknown', '+919812345601', '');
-    expect(first.body).toMatch(/^CON Tika vaccination/);
-    const wrong = await t.ussd('ATUid_unknown', '+919812345601', '7');
-    expect(wrong.body).toBe('CON Invalid choice.\nTika vaccination\n1 Book vaccination\n2 My appointments');
-    expect((await t.ussd('ATUid_unknown', '+919812345601', '7*x')).body).toMatch(/^CON Invalid choice\./);
-    expect((await t.ussd('ATUid_unknown', '+919812345601', '7*x*')).body).toBe('END Too many invalid answers. Please dial again.');
+    const screens = await t.converse('ATUid_unknown', '+919812345601', ['1', '7']);
+    expect(screens[1]).toMatch(/^CON Tika vaccination/);
+    expect(screens[2]).toBe('CON Invalid choice.\nTika vaccination\n1 Book vaccination\n2 My appointments\n3 भाषा / Language');
+    expect((await t.ussd('ATUid_unknown', '+919812345601', '1*7*x')).body).toMatch(/^CON Invalid choice\./);
+    expect((await t.ussd('ATUid_unknown', '+919812345601', '1*7*x*')).body).toBe('END Too many invalid answers. Please dial again.');
   });
 
   it('re-asks an invalid answer with the reason', async () => {
-    await t.ussd('ATUid_badyear', '+919812345602', '');
-    await t.ussd('ATUid_badyear', '+919812345602', '1');
-    await t.ussd('ATUid_badyear', '+919812345602', '1*Asha');
-    const year = await t.ussd('ATUid_badyear', '+919812345602', '1*Asha*85');
-    expect(year.body).toMatch(/^CON Enter a 4-digit year from \d{4} to \d{4}\.\nEnter year of birth/);
-    const name = await t.ussd('ATUid_badname', '+919812345603', '');
-    expect(name.body).toMatch(/^CON/);
-    await t.ussd('ATUid_badname', '+919812345603', '1');
-    expect((await t.ussd('ATUid_badname', '+919812345603', '1*12345')).body).toMatch(/^CON Enter the name in letters/);
+    const year = (await t.converse('ATUid_badyear', '+919812345602', ['1', '1', 'Asha', '85'])).at(-1);
+    expect(year).toMatch(/^CON Enter a 4-digit year from \d{4} to \d{4}\.\nEnter year of birth/);
+    const name = (await t.converse('ATUid_badname', '+919812345603', ['1', '1', '12345'])).at(-1);
+    expect(name).toMatch(/^CON Enter the name in letters/);
   });
 
   it('goes back with 0 and home with 00', async () => {
-    await t.ussd('ATUid_nav', '+919812345604', '');
-    await t.ussd('ATUid_nav', '+919812345604', '1');
-    await t.ussd('ATUid_nav', '+919812345604', '1*Asha Devi');
-    const back = await t.ussd('ATUid_nav', '+919812345604', '1*Asha Devi*0');
-    expect(back.body).toBe('CON Enter full name as on photo ID:\n0 Back');
-    const home = await t.ussd('ATUid_nav', '+919812345604', '1*Asha Devi*0*00');
-    expect(home.body).toMatch(/^CON Tika vaccination\n1 Book/);
+    const screens = await t.converse('ATUid_nav', '+919812345604', ['1', '1', 'Asha Devi', '0', '00']);
+    expect(screens[4]).toBe('CON Enter full name as on photo ID:\n0 Back');
+    expect(screens[5]).toMatch(/^CON Tika vaccination\n1 Book/);
+  });
+
+  it('asks a first-time caller for a language, remembers it, and lets it be changed from the menu', async () => {
+    const phone = '+919812345610';
+    const hindi = await t.converse('ATUid_lang1', phone, ['2']);
+    expect(hindi[1]).toMatch(/^CON टीका/);
+    expect((await t.app.db('accounts').where('phone', phone).first()).language).toBe('hi');
+    const again = await t.converse('ATUid_lang2', phone, ['3', '1']);
+    expect(again[0]).toMatch(/^CON टीका/);
+    expect(again[1]).toBe('CON Choose language / भाषा चुनें\n1 English\n2 हिन्दी');
+    expect(again[2]).toMatch(/^CON Tika vaccination/);
+    expect((await t.app.db('accounts').where('phone', phone).first()).language).toBe('en');
   });
 
   it('tells a user whose session expired to dial again', async () => {
@@ -96,13 +98,8 @@ describe('the USSD webhook', () => {
   it('pages a long list with 98 More and goes back a page with 0', async () => {
     for (let i = 0; i < 12; i++) await seedCentre(t.app, { name: `Primary Health Centre ${String(i).padStart(2, '0')}`, pincode: '221001' });
     const answers = [...registration('Lata Pandey', pan(900)), '221001'];
-    let text = '';
-    await t.ussd('ATUid_pages', '+919812345606', '');
-    for (const answer of answers) {
-      text = text ? `${text}*${answer}` : answer;
-      await t.ussd('ATUid_pages', '+919812345606', text);
-    }
-    const firstPage = (await t.ussd('ATUid_pages', '+919812345606', text)).body;
+    const text = answers.join('*');
+    const firstPage = (await t.converse('ATUid_pages', '+919812345606', answers)).at(-1)!;
     expect(firstPage).toMatch(/^CON Centres with free seats:\n1 Primary Health Centre 00 \(10\)\n/);
     expect(firstPage).toContain('\n98 More\n0 Back');
     expect(firstPage.length - 4).toBeLessThanOrEqual(160);

@@ -4,11 +4,25 @@ import { isIdType } from '../../domain/identity';
 import type { Action, Bindings, ListItem, Source, Vars } from '../engine';
 import { validators } from './validators';
 
-/** The named actions and list sources that flows/citizen.json uses, bound to the booking service. */
-export function citizenBindings(booking: BookingService, maxMembers: number): Bindings {
+/** What the citizen flow needs to know of a mobile beyond its bookings. */
+export interface MobileAccounts {
+  isKnownMobile(phone: string): Promise<boolean>;
+  setLanguage(phone: string, language: string): Promise<void>;
+}
+
+/** The named actions and list sources that flows/citizen.flow.json uses, bound to the domain. */
+export function citizenBindings(booking: BookingService, accounts: MobileAccounts, maxMembers: number): Bindings {
   const id = (vars: Vars, name: string) => Number(vars[name]);
 
   const actions: Record<string, Action> = {
+    welcome: async (_vars, ctx) => ({ outcome: (await accounts.isKnownMobile(ctx.phone)) ? 'known' : 'first_contact' }),
+
+    setLanguage: async (vars, ctx) => {
+      const language = vars.language ?? 'en';
+      await accounts.setLanguage(ctx.phone, language);
+      return { outcome: 'set', language, clearHistory: true };
+    },
+
     countMembers: async (_vars, ctx) => ({ outcome: (await booking.members(ctx.phone)).length ? 'some' : 'none' }),
 
     checkMember: async (vars, ctx) => {
@@ -21,7 +35,7 @@ export function citizenBindings(booking: BookingService, maxMembers: number): Bi
         case 'can_book':
           return { outcome: 'can_book', vars: { memberName: (await memberName(vars, ctx.phone)) ?? '' } };
         case 'already_booked':
-          return { outcome: 'already_booked', vars: appointmentVars(status.appointment) };
+          return { outcome: 'already_booked', vars: appointmentVars(status.appointment, ctx.language) };
         case 'fully_vaccinated':
           return { outcome: 'fully_vaccinated', vars: { memberName: (await memberName(vars, ctx.phone)) ?? '' } };
         case 'not_found':
@@ -52,12 +66,12 @@ export function citizenBindings(booking: BookingService, maxMembers: number): Bi
       };
     },
 
-    describeSession: async (vars) => {
+    describeSession: async (vars, ctx) => {
       const session = await booking.sessionSummary(id(vars, 'sessionId'));
       if (!session || session.freeSeats <= 0) return { outcome: 'full' };
       return {
         outcome: 'open',
-        vars: { centre: session.centreName, day: shortDay(session.date), vaccine: session.vaccine, dose: String(session.dose) },
+        vars: { centre: session.centreName, day: shortDay(session.date, ctx.language), vaccine: session.vaccine, dose: String(session.dose) },
       };
     },
 
@@ -65,9 +79,9 @@ export function citizenBindings(booking: BookingService, maxMembers: number): Bi
       const result = await booking.book(ctx.phone, id(vars, 'memberId'), id(vars, 'sessionId'));
       switch (result.kind) {
         case 'booked':
-          return { outcome: 'booked', vars: appointmentVars(result.appointment), clearHistory: true };
+          return { outcome: 'booked', vars: appointmentVars(result.appointment, ctx.language), clearHistory: true };
         case 'already_booked':
-          return { outcome: 'already_booked', vars: appointmentVars(result.appointment) };
+          return { outcome: 'already_booked', vars: appointmentVars(result.appointment, ctx.language) };
         case 'full':
           return { outcome: 'full' };
         case 'not_eligible':
@@ -80,7 +94,7 @@ export function citizenBindings(booking: BookingService, maxMembers: number): Bi
 
     describeAppointment: async (vars, ctx) => {
       const appointment = await booking.appointmentFor(ctx.phone, id(vars, 'appointmentId'));
-      return appointment ? { outcome: 'found', vars: appointmentVars(appointment) } : { outcome: 'gone' };
+      return appointment ? { outcome: 'found', vars: appointmentVars(appointment, ctx.language) } : { outcome: 'gone' };
     },
 
     resendCode: async (vars, ctx) => {
@@ -101,15 +115,15 @@ export function citizenBindings(booking: BookingService, maxMembers: number): Bi
         id: String(c.id),
         label: { key: 'centre.item', params: { centre: c.name, free: c.freeSeats } },
       })),
-    sessions: async (vars) =>
+    sessions: async (vars, ctx) =>
       (await booking.sessionsWithSeats(id(vars, 'centreId'), id(vars, 'memberId'))).map((s) => ({
         id: String(s.id),
-        label: { key: 'session.item', params: { day: shortDay(s.date), vaccine: s.vaccine, free: s.freeSeats } },
+        label: { key: 'session.item', params: { day: shortDay(s.date, ctx.language), vaccine: s.vaccine, free: s.freeSeats } },
       })),
     appointments: async (_vars, ctx) =>
       (await booking.liveAppointments(ctx.phone)).map((a) => ({
         id: String(a.id),
-        label: { key: 'appointment.item', params: { memberName: a.memberName, day: shortDay(a.date) } },
+        label: { key: 'appointment.item', params: { memberName: a.memberName, day: shortDay(a.date, ctx.language) } },
       })),
   };
 
@@ -120,12 +134,12 @@ export function citizenBindings(booking: BookingService, maxMembers: number): Bi
   return { actions, sources, validators };
 }
 
-function appointmentVars(a: AppointmentView): Vars {
+function appointmentVars(a: AppointmentView, language: string): Vars {
   return {
     appointmentId: String(a.id),
     memberName: a.memberName,
     centre: a.centreName,
-    day: shortDay(a.date),
+    day: shortDay(a.date, language),
     vaccine: a.vaccine,
     dose: String(a.dose),
     ref: a.reference,
