@@ -7,10 +7,12 @@ import type { SmsProvider } from './channels/types';
 import type { Config } from './config';
 import { createDb, ensureDatabase, migrateLatest, type Db } from './db/knex';
 import { citizenBindings } from './dialogue/bindings/citizen';
+import { smsBindings } from './dialogue/bindings/sms';
 import { mergeBindings, vaccinatorBindings } from './dialogue/bindings/vaccinator';
 import { Catalogue } from './dialogue/catalogue';
 import { DialogueEngine } from './dialogue/engine';
 import { loadFlows } from './dialogue/flow';
+import { isSmsFlow, routeInboundSms, selectFlows, SMS_CONVERSATION_TTL_SECONDS, SMS_SCREEN_LIMITS, SmsDialogue } from './dialogue/sms';
 import { UssdDialogue } from './dialogue/ussd';
 import { isKnownMobile, languageOf, setLanguage } from './domain/accounts';
 import { BookingService, DEFAULT_BOOKING_RULES } from './domain/booking';
@@ -63,7 +65,7 @@ export async function createApp(config: Config, options: AppOptions = {}) {
   const bullConnection = queueConnection(config.REDIS_URL);
   const codes = new CodeVault(config.CODE_SECRET);
   const catalogue = Catalogue.load(FLOWS_DIR);
-  const rules = { ...DEFAULT_BOOKING_RULES, daysAhead: config.BOOKING_DAYS_AHEAD };
+  const rules = { ...DEFAULT_BOOKING_RULES, daysAhead: config.BOOKING_DAYS_AHEAD, doseIntervalDays: config.DOSE_INTERVAL_DAYS };
   const booking = new BookingService(db, codes, clock, rules);
   const outbound = new OutboundService(db, codes);
   const programme = new ProgrammeService(db, { defaultTimezone: config.TIMEZONE, defaultCountry: config.DEFAULT_COUNTRY });
@@ -91,8 +93,11 @@ export async function createApp(config: Config, options: AppOptions = {}) {
   const bindings = mergeBindings(
     citizenBindings(booking, accounts, rules.maxMembersPerMobile),
     vaccinatorBindings(vaccination, config.DEFAULT_COUNTRY),
+    smsBindings(booking, rules),
   );
-  const engine = new DialogueEngine(loadFlows(FLOWS_DIR), catalogue, bindings, { gsm7: config.USSD_MAX_GSM7, ucs2: config.USSD_MAX_UCS2 });
+  const flows = loadFlows(FLOWS_DIR);
+  const engine = new DialogueEngine(selectFlows(flows, (id) => !isSmsFlow(id)), catalogue, bindings, { gsm7: config.USSD_MAX_GSM7, ucs2: config.USSD_MAX_UCS2 });
+  const smsEngine = new DialogueEngine(selectFlows(flows, isSmsFlow), catalogue, bindings, SMS_SCREEN_LIMITS);
   /** A registered vaccinator dialling the service code gets the vaccinator menu. */
   const ussdEntry = async (phone: string) => {
     const language = await languageOf(db, phone);
@@ -104,10 +109,21 @@ export async function createApp(config: Config, options: AppOptions = {}) {
     catalogue,
     redis,
     ussdEntry,
-    { ttlSeconds: config.USSD_SESSION_TTL_SECONDS, deadlineMs: config.USSD_DEADLINE_MS, keyPrefix: config.REDIS_PREFIX },
+    { ttlSeconds: config.USSD_SESSION_TTL_SECONDS, resumeSeconds: config.USSD_RESUME_SECONDS, deadlineMs: config.USSD_DEADLINE_MS, keyPrefix: config.REDIS_PREFIX },
     logger,
     () => clock.now(),
   );
+
+  const smsDialogue = new SmsDialogue(
+    smsEngine,
+    catalogue,
+    inbox,
+    booking,
+    redis,
+    { keyPrefix: config.REDIS_PREFIX, ttlSeconds: SMS_CONVERSATION_TTL_SECONDS, serviceCode: config.USSD_SERVICE_CODE },
+    () => clock.now(),
+  );
+  const inboundSms = routeInboundSms(inbox, smsDialogue);
 
   const routers = {
     '/webhooks/africastalking': africasTalkingWebhooks({ db, ussd, inbox, outbound, logger, webhookSecret: config.WEBHOOK_SECRET, metrics }),
@@ -167,7 +183,7 @@ export async function createApp(config: Config, options: AppOptions = {}) {
       taskWorker = startTaskWorker(
         bullConnection,
         {
-          inbound_sms: (payload) => inbox.process(Number(payload.inboundId)),
+          inbound_sms: (payload) => inboundSms(Number(payload.inboundId)),
           issue_certificate: async (payload) => (await certificates.issue(String(payload.certificateId))).kind,
           mark_no_shows: () => vaccination.markNoShows(),
         },

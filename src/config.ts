@@ -51,8 +51,15 @@ const schema = z
     USSD_MAX_GSM7: positiveInt(160),
     USSD_MAX_UCS2: positiveInt(80),
     USSD_SESSION_TTL_SECONDS: positiveInt(300),
+    USSD_RESUME_SECONDS: positiveInt(600),
     USSD_DEADLINE_MS: positiveInt(5000),
     BOOKING_DAYS_AHEAD: positiveInt(14),
+    /** Days between doses per vaccine, "Vaccine:days,...". A change applies to new bookings only. */
+    DOSE_INTERVAL_DAYS: z
+      .string()
+      .regex(/^\s*[^:,]+:\s*\d+\s*(,\s*[^:,]+:\s*\d+\s*)*$/, 'a list such as Covishield:84,Covaxin:28')
+      .default('Covishield:84,Covaxin:28')
+      .transform((list) => Object.fromEntries(list.split(',').map((pair) => pair.split(':').map((part) => part.trim())).map(([vaccine, days]) => [vaccine!, Number(days)]))),
     MAX_CODE_ATTEMPTS: positiveInt(5),
     MAX_VACCINATOR_FAILURES_PER_HOUR: positiveInt(20),
     USSD_SERVICE_CODE: z.string().regex(/^\*[0-9*]+#$/, 'a USSD code such as *384*1234#').default('*384*1234#'),

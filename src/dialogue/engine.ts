@@ -123,6 +123,20 @@ export class DialogueEngine {
     return (await this.render(session, ctx, undefined, options.items)).screen;
   }
 
+  /** Whether a session dropped on its current screen is worth offering to continue. */
+  isResumable(session: DialogueSession): boolean {
+    const state = this.state(session);
+    return state.type !== 'end' && state.type !== 'action' && state.resumable !== false;
+  }
+
+  /** The current screen again, as it is now (a list is read afresh): for resuming a dropped session. */
+  async redisplay(current: DialogueSession, context: DialogueContext): Promise<{ session: DialogueSession; screen: Screen }> {
+    const session = structuredClone(current);
+    session.page = 0;
+    session.retries = 0;
+    return this.render(session, { ...context, language: session.language });
+  }
+
   /** One answer from the user on the current screen. Does not mutate the given session. */
   async respond(current: DialogueSession, rawInput: string, context: DialogueContext): Promise<{ session: DialogueSession; screen: Screen }> {
     const session = structuredClone(current);

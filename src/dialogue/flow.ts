@@ -15,15 +15,20 @@ const stateName = z.string().regex(/^[a-z][a-z0-9_]*$/);
 const messageKey = z.string().regex(/^[a-z0-9_.]+$/);
 const variable = z.string().regex(/^[a-zA-Z][a-zA-Z0-9]*$/);
 
+/** false on screens where a dropped session is not worth resuming (a main menu). */
+const resumable = z.boolean().optional();
+
 const menuState = z.object({
   type: z.literal('menu'),
   prompt: messageKey,
+  resumable,
   store: variable.optional(),
   options: z.array(z.object({ label: messageKey, value: z.string().optional(), next: stateName })).min(1).max(9),
 });
 const inputState = z.object({
   type: z.literal('input'),
   prompt: messageKey,
+  resumable,
   validator: z.string(),
   store: variable,
   next: stateName,
@@ -31,6 +36,7 @@ const inputState = z.object({
 const listState = z.object({
   type: z.literal('list'),
   prompt: messageKey,
+  resumable,
   source: z.string(),
   store: variable,
   next: stateName,

@@ -8,12 +8,17 @@ import type { DialogueContext, DialogueEngine, DialogueSession, Vars } from './e
  * A USSD session over the engine. The provider sends all input so far on every hop ("1*2*Asha");
  * we keep the text we last answered, so the newest answer is what was appended to it, and a hop
  * sent again (same text) gets the same screen without running anything twice.
+ *
+ * Operators cut sessions after about 180 s. A session dropped part-way (not on its first screen,
+ * not ended) is kept per mobile for a while, and the next dial offers to continue it.
  */
 interface StoredUssdSession {
   phone: string;
   lastText: string;
   lastReply: UssdReply;
   dialogue: DialogueSession;
+  /** Set while the caller is asked whether to continue this dropped session. */
+  resumable?: DialogueSession;
 }
 
 export interface UssdEntry {
@@ -24,6 +29,8 @@ export interface UssdEntry {
 
 export interface UssdOptions {
   ttlSeconds: number;
+  /** How long a dropped session can be continued from the next dial. */
+  resumeSeconds: number;
   /** Answer by then, whatever our dependencies do: the operator cuts the user off at about 10 s. */
   deadlineMs: number;
   keyPrefix: string;
@@ -85,16 +92,53 @@ export class UssdDialogue {
       return { end: true, text: this.catalogue.render(await this.languageFor(hop.phone), 'error.session_expired') };
     }
 
-    let result;
+    const input = stored ? newestInput(stored.lastText, hop.text) : '';
+    let result: { session: DialogueSession; screen: UssdReply; resumable?: DialogueSession };
     if (!stored) {
-      const entry = await this.entry(hop.phone);
-      result = await this.engine.start(entry.flow, this.context(hop.phone, entry.language), entry.vars);
+      result = await this.begin(hop.phone);
+    } else if (stored.resumable) {
+      result = await this.answerResume(stored, input, hop.phone);
     } else {
-      result = await this.engine.respond(stored.dialogue, newestInput(stored.lastText, hop.text), this.context(hop.phone, stored.dialogue.language));
+      result = await this.engine.respond(stored.dialogue, input, this.context(hop.phone, stored.dialogue.language));
     }
     const reply: UssdReply = result.screen;
-    await this.save(hop.sessionId, { phone: hop.phone, lastText: hop.text, lastReply: reply, dialogue: result.session });
+    await this.save(hop.sessionId, { phone: hop.phone, lastText: hop.text, lastReply: reply, dialogue: result.session, resumable: result.resumable });
+    if (!result.resumable) await this.rememberForResume(hop.phone, result.session, reply);
     return reply;
+  }
+
+  /** A new dial: the flow for this phone, unless a dropped session can be continued. */
+  private async begin(phone: string) {
+    const entry = await this.entry(phone);
+    const started = await this.engine.start(entry.flow, this.context(phone, entry.language), entry.vars);
+    const dropped = await this.redis.get(this.key('resume', phone));
+    if (!dropped) return started;
+    const resumable = JSON.parse(dropped) as DialogueSession;
+    return { session: started.session, resumable, screen: this.resumeScreen(resumable.language) };
+  }
+
+  private async answerResume(stored: StoredUssdSession, input: string, phone: string) {
+    const resumable = stored.resumable!;
+    const ctx = this.context(phone, resumable.language);
+    if (input === '1') return this.engine.redisplay(resumable, ctx);
+    if (input === '2') {
+      await this.redis.del(this.key('resume', phone));
+      return this.engine.redisplay(stored.dialogue, ctx);
+    }
+    return { session: stored.dialogue, resumable, screen: this.resumeScreen(resumable.language, 'error.invalid_choice') };
+  }
+
+  private resumeScreen(language: string, reasonKey?: string): UssdReply {
+    const t = (key: string) => this.catalogue.render(language, key);
+    const lines = [t('resume.prompt'), `1 ${t('resume.continue')}`, `2 ${t('resume.restart')}`];
+    return { end: false, text: (reasonKey ? [t(reasonKey), ...lines] : lines).join('\n') };
+  }
+
+  /** Keeps a session that is part-way through, so a drop can be continued; forgets a finished one. */
+  private async rememberForResume(phone: string, dialogue: DialogueSession, reply: UssdReply): Promise<void> {
+    const key = this.key('resume', phone);
+    if (reply.end || !this.engine.isResumable(dialogue)) await this.redis.del(key);
+    else await this.redis.set(key, JSON.stringify(dialogue), 'EX', this.options.resumeSeconds);
   }
 
   private context(phone: string, language: string): DialogueContext {

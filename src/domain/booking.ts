@@ -2,7 +2,7 @@ import { randomInt } from 'node:crypto';
 import type { Db, Tx } from '../db/knex';
 import type { Clock } from './clock';
 import type { CodeVault } from './codes';
-import { longDay } from './dates';
+import { addDays, longDay } from './dates';
 import type { IdType } from './identity';
 import { queueSms } from './outbox';
 
@@ -17,9 +17,22 @@ export interface BookingRules {
   maxMembersPerMobile: number;
   /** Codes sent again by SMS, per appointment per 24 hours. */
   maxResendsPerDay: number;
+  /**
+   * Days from a recorded dose to the earliest next dose, per vaccine. Read when a dose is booked:
+   * a change applies to new bookings and leaves booked appointments as they are.
+   */
+  doseIntervalDays: Record<string, number>;
 }
 
-export const DEFAULT_BOOKING_RULES: BookingRules = { daysAhead: 14, maxMembersPerMobile: 4, maxResendsPerDay: 3 };
+/** Used for a vaccine the configuration does not name. */
+export const DEFAULT_DOSE_INTERVAL_DAYS = 28;
+
+export const DEFAULT_BOOKING_RULES: BookingRules = {
+  daysAhead: 14,
+  maxMembersPerMobile: 4,
+  maxResendsPerDay: 3,
+  doseIntervalDays: { Covishield: 84, Covaxin: 28 },
+};
 
 export interface Member {
   id: number;
@@ -58,6 +71,9 @@ export interface SessionSummary extends SessionOption {
 export interface AppointmentView {
   id: number;
   reference: string;
+  beneficiaryId: number;
+  sessionId: number;
+  centreId: number;
   memberName: string;
   centreName: string;
   date: string;
@@ -66,7 +82,7 @@ export interface AppointmentView {
 }
 
 export type MemberStatus =
-  | { kind: 'can_book'; dose: number }
+  | { kind: 'can_book'; dose: number; vaccine?: string; earliest?: string }
   | { kind: 'already_booked'; appointment: AppointmentView }
   | { kind: 'fully_vaccinated' }
   | { kind: 'not_found' };
@@ -79,6 +95,12 @@ export type BookingResult =
   | { kind: 'not_found' };
 
 export type ResendResult = { kind: 'sent' } | { kind: 'limit' } | { kind: 'not_found' };
+export type CancelResult = { kind: 'cancelled'; appointment: AppointmentView } | { kind: 'not_found' };
+export type RescheduleResult =
+  | { kind: 'rescheduled'; appointment: AppointmentView }
+  | { kind: 'full' }
+  | { kind: 'not_eligible' }
+  | { kind: 'not_found' };
 
 const MAX_DOSE = 2;
 export const CODE_TEMPLATE = 'sms.booking_code';
@@ -132,8 +154,9 @@ export class BookingService {
     if (!member) return { kind: 'not_found' };
     const live = await this.liveAppointment(this.db, memberId);
     if (live) return { kind: 'already_booked', appointment: live };
-    const dose = await nextDose(this.db, memberId);
-    return dose > MAX_DOSE ? { kind: 'fully_vaccinated' } : { kind: 'can_book', dose };
+    const eligibility = await this.eligibility(memberId);
+    if (!eligibility) return { kind: 'fully_vaccinated' };
+    return { kind: 'can_book', dose: eligibility.dose, vaccine: eligibility.vaccine, earliest: eligibility.earliest };
   }
 
   async centresWithSeats(pincode: string, memberId: number): Promise<CentreOption[]> {
@@ -259,6 +282,79 @@ export class BookingService {
     });
   }
 
+  async findLiveByReference(phone: string, reference: string): Promise<AppointmentView | undefined> {
+    return this.appointmentQuery(this.db).where({ 'a.phone': phone, 'ap.reference': reference.toUpperCase(), 'ap.status': 'booked' }).first();
+  }
+
+  /** Cancels a booking of this mobile and frees its seat in the same transaction; the code stops working. */
+  async cancel(phone: string, appointmentId: number): Promise<CancelResult> {
+    return this.db.transaction(async (trx) => {
+      const account = await lockAccount(trx, phone);
+      const appointment = await this.lockedLiveAppointment(trx, phone, appointmentId);
+      if (!appointment) return { kind: 'not_found' };
+      const now = this.clock.now();
+      await trx('appointments').where('id', appointmentId).update({ status: 'cancelled', closed_at: now, code_cipher: null, updated_at: now });
+      await trx('vaccination_sessions').where('id', appointment.sessionId).decrement('booked', 1);
+      await queueSms(trx, { phone, language: account.language, template: 'sms.cancelled', params: codeSmsParams(appointment, account.language) });
+      return { kind: 'cancelled', appointment };
+    });
+  }
+
+  /**
+   * Moves a booking to another session: the new seat is taken and the old one freed in one
+   * transaction (never both held, never neither). The code stays the same.
+   */
+  async reschedule(phone: string, appointmentId: number, newSessionId: number): Promise<RescheduleResult> {
+    return this.db.transaction(async (trx) => {
+      const account = await lockAccount(trx, phone);
+      const appointment = await this.lockedLiveAppointment(trx, phone, appointmentId);
+      if (!appointment) return { kind: 'not_found' };
+      if (appointment.sessionId === newSessionId) return { kind: 'not_eligible' };
+      const eligibility = await this.eligibilityFor(trx, appointment);
+      const target = eligibility && (await this.openSessions(eligibility, trx).where('s.id', newSessionId).first('s.id'));
+      if (!target) return (await this.isFull(trx, newSessionId)) ? { kind: 'full' } : { kind: 'not_eligible' };
+
+      // Both seat rows are locked in id order, so moves in opposite directions cannot deadlock.
+      await trx('vaccination_sessions').whereIn('id', [appointment.sessionId, newSessionId]).orderBy('id').forUpdate().select('id');
+      const taken = await trx('vaccination_sessions').where('id', newSessionId).andWhere('booked', '<', trx.ref('capacity')).increment('booked', 1).returning('id');
+      if (taken.length === 0) return { kind: 'full' };
+      await trx('vaccination_sessions').where('id', appointment.sessionId).decrement('booked', 1);
+      await trx('appointments').where('id', appointmentId).update({ session_id: newSessionId, updated_at: this.clock.now() });
+      const moved = (await this.appointmentView(trx, appointmentId))!;
+      await queueSms(trx, { phone, language: account.language, template: 'sms.rescheduled', params: codeSmsParams(moved, account.language) });
+      return { kind: 'rescheduled', appointment: moved };
+    });
+  }
+
+  /** Sessions an appointment could move to: same rules as booking it, other than the one it holds. */
+  async rescheduleOptions(phone: string, appointmentId: number): Promise<SessionOption[]> {
+    const appointment = await this.appointmentQuery(this.db).where({ 'a.phone': phone, 'ap.id': appointmentId, 'ap.status': 'booked' }).first();
+    if (!appointment) return [];
+    const eligibility = await this.eligibilityFor(this.db, appointment);
+    if (!eligibility) return [];
+    return this.openSessions(eligibility)
+      .where('c.id', appointment.centreId)
+      .whereNot('s.id', appointment.sessionId)
+      .orderBy([{ column: 's.date' }, { column: 's.id' }])
+      .limit(50)
+      .select('s.id', 's.date', 's.vaccine', 's.dose', this.db.raw('(s.capacity - s.booked)::int AS "freeSeats"'));
+  }
+
+  /** The rules the appointment was booked under, for its own dose (the member's later doses do not count). */
+  private async eligibilityFor(db: Db | Tx, appointment: AppointmentView): Promise<Eligibility | undefined> {
+    const eligibility = await this.eligibility(appointment.beneficiaryId, db);
+    return eligibility && eligibility.dose === appointment.dose ? eligibility : undefined;
+  }
+
+  private async lockedLiveAppointment(trx: Tx, phone: string, appointmentId: number): Promise<AppointmentView | undefined> {
+    return this.appointmentQuery(trx).where({ 'a.phone': phone, 'ap.id': appointmentId, 'ap.status': 'booked' }).forUpdate('ap').first();
+  }
+
+  private async isFull(db: Db | Tx, sessionId: number): Promise<boolean> {
+    const session = await db('vaccination_sessions').where('id', sessionId).first('capacity', 'booked');
+    return session !== undefined && session.booked >= session.capacity;
+  }
+
   /** A code unlike the codes of this mobile's other live appointments, so a vaccinator can tell members apart by code. */
   private async uniqueCode(trx: Tx, accountId: number, exceptAppointmentId?: number): Promise<string> {
     const others: { reference: string; code_hmac: string }[] = await trx('appointments as ap')
@@ -277,10 +373,20 @@ export class BookingService {
   private async eligibility(memberId: number, db: Db | Tx = this.db): Promise<Eligibility | undefined> {
     const member = await db('beneficiaries').where('id', memberId).first('birth_year');
     if (!member) return undefined;
-    const dose = await nextDose(db, memberId);
-    if (dose > MAX_DOSE) return undefined;
+    const doses: { vaccine: string; session_date: string }[] = await db('vaccinations')
+      .where('beneficiary_id', memberId)
+      .orderBy('dose')
+      .select('vaccine', 'session_date');
+    if (doses.length >= MAX_DOSE) return undefined;
     const now = this.clock.now();
-    return { dose, age: now.getUTCFullYear() - member.birth_year, now, daysAhead: this.rules.daysAhead };
+    const eligibility: Eligibility = { dose: doses.length + 1, age: now.getUTCFullYear() - member.birth_year, now, daysAhead: this.rules.daysAhead };
+    const last = doses.at(-1);
+    if (last) {
+      // The next dose is of the same vaccine, and not before the configured interval.
+      eligibility.vaccine = last.vaccine;
+      eligibility.earliest = addDays(last.session_date, this.rules.doseIntervalDays[last.vaccine] ?? DEFAULT_DOSE_INTERVAL_DAYS);
+    }
+    return eligibility;
   }
 
   /** Sessions with free seats this member may book: right dose, old enough, today (at the centre) or later, within the booking window. */
@@ -292,7 +398,11 @@ export class BookingService {
       .andWhere('s.min_age', '<=', e.age)
       .andWhere('s.booked', '<', db.ref('s.capacity'))
       .andWhereRaw('s.date >= (?::timestamptz AT TIME ZONE c.timezone)::date', [e.now.toISOString()])
-      .andWhereRaw('s.date <= (?::timestamptz AT TIME ZONE c.timezone)::date + ?::int', [e.now.toISOString(), e.daysAhead]);
+      .andWhereRaw('s.date <= (?::timestamptz AT TIME ZONE c.timezone)::date + ?::int', [e.now.toISOString(), e.daysAhead])
+      .modify((q) => {
+        if (e.vaccine) q.andWhere('s.vaccine', e.vaccine);
+        if (e.earliest) q.andWhere('s.date', '>=', e.earliest);
+      });
   }
 
   private async ownedMember(db: Db | Tx, phone: string, memberId: number): Promise<Member | undefined> {
@@ -319,6 +429,9 @@ export class BookingService {
       .select(
         'ap.id',
         'ap.reference',
+        'ap.beneficiary_id as beneficiaryId',
+        'ap.session_id as sessionId',
+        's.centre_id as centreId',
         'b.name as memberName',
         'c.name as centreName',
         's.date',
@@ -333,19 +446,15 @@ interface Eligibility {
   age: number;
   now: Date;
   daysAhead: number;
+  /** For a later dose: the vaccine of the doses before, and the first day it may be given. */
+  vaccine?: string;
+  earliest?: string;
 }
 
 /** The account row of a mobile, created on first use and locked: one mobile's bookings happen one at a time. */
 async function lockAccount(trx: Tx, phone: string): Promise<{ id: number; language: string }> {
   await trx('accounts').insert({ phone }).onConflict('phone').ignore();
   return trx('accounts').where('phone', phone).forUpdate().first('id', 'language');
-}
-
-async function nextDose(db: Db | Tx, memberId: number): Promise<number> {
-  const [{ count }] = (await db('appointments').where({ beneficiary_id: memberId, status: 'vaccinated' }).count({ count: '*' })) as [
-    { count: string },
-  ];
-  return Number(count) + 1;
 }
 
 function codeSmsParams(appointment: AppointmentView, language: string): Record<string, string> {

@@ -7,21 +7,83 @@ import { parseTarget, type VaccinationService, type VerifyResult } from './vacci
  * Incoming SMS: stored once per provider message id (telcos retry for hours), processed once
  * through the task queue, answered once. The answer commits with the work it reports.
  */
-export type SmsCommand = { kind: 'vax'; target: string; code: string } | { kind: 'vax_usage' } | { kind: 'help' };
+export type SmsCommand =
+  | { kind: 'vax'; target: string; code: string }
+  | { kind: 'vax_usage' }
+  | { kind: 'help' }
+  | { kind: 'status' }
+  | { kind: 'code' }
+  /** `reference` and `pincode` are what followed the keyword ('' when nothing did), not yet checked. */
+  | { kind: 'cancel'; reference: string }
+  | { kind: 'book'; pincode: string }
+  /** Not a keyword: the answer to a question we asked, if a conversation is going on. */
+  | { kind: 'answer'; text: string };
 
-/** `VAX <mobile or reference> <4-digit code>`; the keyword in any case, the mobile with spaces, 0 or +91. */
+/** Citizens' keywords, in English and in Hindi transliteration. */
+const CITIZEN_KEYWORDS: Record<string, 'help' | 'status' | 'code' | 'cancel' | 'book'> = {
+  HELP: 'help',
+  MADAD: 'help',
+  SAHAYATA: 'help',
+  STATUS: 'status',
+  STHITI: 'status',
+  CODE: 'code',
+  KOD: 'code',
+  CANCEL: 'cancel',
+  RADD: 'cancel',
+  BOOK: 'book',
+  BUK: 'book',
+};
+
+/**
+ * The keyword is the first word, in any case. `VAX <mobile or reference> <4-digit code>` (the mobile
+ * with spaces, 0 or +91); `CANCEL <ref>` and `BOOK <PIN code>` take the rest, spaces dropped.
+ */
 export function parseSmsCommand(text: string): SmsCommand {
   const words = text.trim().split(/\s+/);
-  if (words[0]?.toUpperCase() !== 'VAX') return { kind: 'help' };
+  const keyword = words[0]?.toUpperCase() ?? '';
+  const rest = words.slice(1).join('');
+  if (keyword === 'VAX') return parseVax(words);
+  switch (CITIZEN_KEYWORDS[keyword]) {
+    case 'help':
+      return { kind: 'help' };
+    case 'status':
+      return { kind: 'status' };
+    case 'code':
+      return { kind: 'code' };
+    case 'cancel':
+      return { kind: 'cancel', reference: rest };
+    case 'book':
+      return { kind: 'book', pincode: rest };
+    case undefined:
+      return { kind: 'answer', text: text.trim() };
+  }
+}
+
+function parseVax(words: string[]): SmsCommand {
   const code = words.at(-1) ?? '';
   const target = words.slice(1, -1).join('');
   return words.length >= 3 && /^\d{4}$/.test(code) && target ? { kind: 'vax', target, code } : { kind: 'vax_usage' };
+}
+
+/** Vaccinators' commands take the exact-once path of SmsInbox.process; every other SMS is a citizen's. */
+export function isVaccinatorCommand(command: SmsCommand): boolean {
+  return command.kind === 'vax' || command.kind === 'vax_usage';
 }
 
 export interface Reply {
   template: string;
   params: Record<string, string | number>;
 }
+
+/** An incoming SMS not yet answered, with the language its answer is written in. */
+export interface PendingSms {
+  id: number;
+  phone: string;
+  text: string;
+  language: string;
+}
+
+export type Processing = 'processed' | 'already_processed' | 'not_found';
 
 export class SmsInbox {
   constructor(
@@ -56,29 +118,51 @@ export class SmsInbox {
     });
   }
 
-  async process(inboundId: number): Promise<'processed' | 'already_processed' | 'not_found'> {
+  async process(inboundId: number): Promise<Processing> {
     return this.db.transaction(async (trx) => {
-      const message = await trx('inbound_messages').where('id', inboundId).forUpdate().first('id', 'phone', 'text', 'status');
-      if (!message) return 'not_found';
-      if (message.status !== 'received') return 'already_processed';
-      const reply = await this.answer(trx, message);
-      const account = await trx('accounts').where('phone', message.phone).first('language');
+      const message = await lockReceived(trx, inboundId);
+      if (typeof message === 'string') return message;
+      return this.finish(trx, message, [await this.answer(trx, message)]);
+    });
+  }
+
+  /** A message still to be answered, for a caller that works out the answer outside a transaction. */
+  async pending(inboundId: number): Promise<PendingSms | undefined> {
+    const message = await this.db('inbound_messages').where({ id: inboundId, status: 'received' }).first('id', 'phone', 'text');
+    return message && { ...message, language: await accountLanguage(this.db, message.phone) };
+  }
+
+  /**
+   * Writes the answer worked out for a pending message and marks it processed, in one
+   * transaction: answered once, however often this runs. Replies after the first are the
+   * continuation of a text too long for one SMS.
+   */
+  async complete(inboundId: number, replies: Reply[]): Promise<Processing> {
+    return this.db.transaction(async (trx) => {
+      const message = await lockReceived(trx, inboundId);
+      return typeof message === 'string' ? message : this.finish(trx, message, replies);
+    });
+  }
+
+  private async finish(trx: Tx, message: { id: number; phone: string }, replies: Reply[]): Promise<Processing> {
+    const language = await accountLanguage(trx, message.phone);
+    for (const [index, reply] of replies.entries()) {
       await queueSms(trx, {
         phone: message.phone,
-        language: account?.language ?? 'en',
+        language,
         template: reply.template,
         params: reply.params,
-        dedupeKey: `reply-${inboundId}`,
+        dedupeKey: index === 0 ? `reply-${message.id}` : `reply-${message.id}-${index + 1}`,
       });
-      await trx('inbound_messages').where('id', inboundId).update({ status: 'processed', processed_at: trx.fn.now() });
-      return 'processed';
-    });
+    }
+    await trx('inbound_messages').where('id', message.id).update({ status: 'processed', processed_at: trx.fn.now() });
+    return 'processed';
   }
 
   private async answer(trx: Tx, message: { id: number; phone: string; text: string }): Promise<Reply> {
     const command = parseSmsCommand(message.text);
-    if (command.kind === 'help') return { template: 'sms.help', params: { serviceCode: this.options.serviceCode } };
     if (command.kind === 'vax_usage') return { template: 'sms.vax_usage', params: {} };
+    if (command.kind !== 'vax') return { template: 'sms.help', params: { serviceCode: this.options.serviceCode } };
     const target = parseTarget(command.target, this.options.defaultCountry);
     if (!target) return { template: 'sms.vax_usage', params: {} };
     const result = await this.vaccination.verifyIn(trx, {
@@ -90,6 +174,16 @@ export class SmsInbox {
     });
     return verificationReply(result, command.target);
   }
+}
+
+async function lockReceived(trx: Tx, inboundId: number): Promise<{ id: number; phone: string; text: string } | Exclude<Processing, 'processed'>> {
+  const message = await trx('inbound_messages').where('id', inboundId).forUpdate().first('id', 'phone', 'text', 'status');
+  if (!message) return 'not_found';
+  return message.status === 'received' ? message : 'already_processed';
+}
+
+async function accountLanguage(db: Db | Tx, phone: string): Promise<string> {
+  return (await db('accounts').where('phone', phone).first('language'))?.language ?? 'en';
 }
 
 /** What the vaccinator reads, for each outcome. */

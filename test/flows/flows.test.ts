@@ -1,13 +1,15 @@
 import { FLOWS_DIR } from '../../src/app';
 import { createDb } from '../../src/db/knex';
 import { citizenBindings } from '../../src/dialogue/bindings/citizen';
+import { smsBindings } from '../../src/dialogue/bindings/sms';
 import { mergeBindings, vaccinatorBindings } from '../../src/dialogue/bindings/vaccinator';
 import { VaccinationService } from '../../src/domain/vaccination';
 import { Catalogue } from '../../src/dialogue/catalogue';
 import { encodedLength, encodingOf, screenLimitFor, smsParts } from '../../src/dialogue/encoding';
 import { checkFlow, DialogueEngine, type ListItem } from '../../src/dialogue/engine';
 import { loadFlows, type StateDef } from '../../src/dialogue/flow';
-import { BookingService } from '../../src/domain/booking';
+import { isSmsFlow, SMS_SCREEN_LIMITS, SMS_SCREEN_TEMPLATE } from '../../src/dialogue/sms';
+import { BookingService, DEFAULT_BOOKING_RULES } from '../../src/domain/booking';
 import { systemClock } from '../../src/domain/clock';
 import { CodeVault } from '../../src/domain/codes';
 import { testDatabaseUrl } from '../support/db';
@@ -15,7 +17,8 @@ import { testDatabaseUrl } from '../support/db';
 /**
  * Every state of every flow, in every language, rendered at its worst (every placeholder at its
  * maximum length): each screen must fit the USSD limit for its encoding, and every message key
- * must exist in every language. SMS templates are measured in parts.
+ * must exist in every language. SMS templates are measured in parts. The SMS flows (sms_*) reply
+ * by SMS: their screens are held to the SMS engine's limits (two parts) instead.
  */
 const limits = { gsm7: 160, ucs2: 80 };
 const catalogue = Catalogue.load(FLOWS_DIR);
@@ -25,8 +28,10 @@ const codes = new CodeVault('x'.repeat(32));
 const bindings = mergeBindings(
   citizenBindings(new BookingService(db, codes, systemClock), { isKnownMobile: async () => true, setLanguage: async () => undefined }, 4),
   vaccinatorBindings(new VaccinationService(db, codes, systemClock), 'IN'),
+  smsBindings(new BookingService(db, codes, systemClock), DEFAULT_BOOKING_RULES),
 );
 const engine = new DialogueEngine(flows, catalogue, bindings, limits);
+const smsEngine = new DialogueEngine(flows, catalogue, bindings, SMS_SCREEN_LIMITS);
 afterAll(() => db.destroy());
 
 const worstVars = Object.fromEntries(Object.keys(catalogue.params).map((name) => [name, catalogue.worstValue(name)]));
@@ -76,17 +81,19 @@ describe('flows', () => {
     }
   });
 
-  it.each(screens.map((s) => [`${s.flow}.${s.name} (${s.language})`, s] as const))('%s fits one USSD screen at its longest', async (_label, s) => {
+  it.each(screens.map((s) => [`${s.flow}.${s.name} (${s.language})`, s] as const))('%s fits one screen at its longest', async (_label, s) => {
+    const [flowEngine, flowLimits] = isSmsFlow(s.flow) ? [smsEngine, SMS_SCREEN_LIMITS] : [engine, limits];
     for (const items of worstItems(s.state)) {
-      const screen = await engine.preview(s.flow, s.name, { phone: '+910000000000', language: s.language, now: new Date() }, worstVars, { items });
-      const limit = screenLimitFor(screen.text, limits);
+      const screen = await flowEngine.preview(s.flow, s.name, { phone: '+910000000000', language: s.language, now: new Date() }, worstVars, { items });
+      const limit = screenLimitFor(screen.text, flowLimits);
       // The screen text rides along so a failure shows what overflowed.
       expect({ fits: encodedLength(screen.text) <= limit, text: screen.text }).toEqual({ fits: true, text: screen.text });
       if (s.state.type === 'list') expect(screen.text).toMatch(/\n1 /);
     }
   });
 
-  const smsKeys = catalogue.keys('en').filter((key) => key.startsWith('sms.'));
+  // The screen template carries a text already held to the SMS engine's limits (checked above and below).
+  const smsKeys = catalogue.keys('en').filter((key) => key.startsWith('sms.') && key !== SMS_SCREEN_TEMPLATE);
   const parts = catalogue.languages().flatMap((language) =>
     smsKeys.map((key) => {
       const text = catalogue.renderWorstCase(language, key);
@@ -98,5 +105,12 @@ describe('flows', () => {
     process.stdout.write(`SMS parts per template (worst case):\n${parts.map((p) => `  ${p.language} ${p.key}: ${p.parts} part(s), ${p.length} ${p.encoding}`).join('\n')}\n`);
     for (const p of parts) expect({ key: `${p.language} ${p.key}`, parts: p.parts }).toEqual({ key: `${p.language} ${p.key}`, parts: p.language === 'en' ? 1 : expect.any(Number) });
     for (const p of parts.filter((p) => p.language !== 'en')) expect(p.parts).toBeLessThanOrEqual(2);
+  });
+
+  it('carries a whole SMS screen in the screen template, never clipped', () => {
+    for (const language of catalogue.languages()) {
+      expect(catalogue.template(language, SMS_SCREEN_TEMPLATE)).toBe('{screen}');
+      expect(catalogue.worstValue('screen').length).toBeGreaterThanOrEqual(Math.max(SMS_SCREEN_LIMITS.gsm7, SMS_SCREEN_LIMITS.ucs2));
+    }
   });
 });

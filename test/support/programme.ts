@@ -28,7 +28,9 @@ export function registration(name: string, panNumber: string): string[] {
   return ['1', '1', name, '1985', '1', '2', panNumber];
 }
 
-/** A valid PAN for the n-th test person, so photo IDs never collide. */
+/** A valid PAN for the n-th test person (any n up to millions), so photo IDs never collide. */
 export function pan(n: number): string {
-  return `ABCDE${String(n).padStart(4, '0')}F`;
+  let letters = '';
+  for (let rest = Math.floor(n / 10_000), i = 0; i < 5; i++, rest = Math.floor(rest / 26)) letters = String.fromCharCode(65 + (rest % 26)) + letters;
+  return `${letters}${String(n % 10_000).padStart(4, '0')}F`;
 }

@@ -59,7 +59,7 @@ describe('the USSD webhook', () => {
   it('asks again with a reason after an unknown menu choice, and ends politely after three', async () => {
     const screens = await t.converse('ATUid_unknown', '+919812345601', ['1', '7']);
     expect(screens[1]).toMatch(/^CON Tika vaccination/);
-    expect(screens[2]).toBe('CON Invalid choice.\nTika vaccination\n1 Book vaccination\n2 My appointments\n3 भाषा / Language');
+    expect(screens[2]).toBe('CON Invalid choice.\nTika vaccination\n1 Book vaccination\n2 My appointments\n3 Language');
     expect((await t.ussd('ATUid_unknown', '+919812345601', '1*7*x')).body).toMatch(/^CON Invalid choice\./);
     expect((await t.ussd('ATUid_unknown', '+919812345601', '1*7*x*')).body).toBe('END Too many invalid answers. Please dial again.');
   });
@@ -84,7 +84,7 @@ describe('the USSD webhook', () => {
     expect((await t.app.db('accounts').where('phone', phone).first()).language).toBe('hi');
     const again = await t.converse('ATUid_lang2', phone, ['3', '1']);
     expect(again[0]).toMatch(/^CON टीका/);
-    expect(again[1]).toBe('CON Choose language / भाषा चुनें\n1 English\n2 हिन्दी');
+    expect(again[1]).toBe('CON Choose language / भाषा चुनें\n1 English\n2 हिन्दी\n0 वापस');
     expect(again[2]).toMatch(/^CON Tika vaccination/);
     expect((await t.app.db('accounts').where('phone', phone).first()).language).toBe('en');
   });

@@ -1,4 +1,4 @@
-import type { AppointmentView, BookingService } from '../../domain/booking';
+import type { AppointmentView, BookingService, SessionOption } from '../../domain/booking';
 import { shortDay } from '../../domain/dates';
 import { isIdType } from '../../domain/identity';
 import type { Action, Bindings, ListItem, Source, Vars } from '../engine';
@@ -32,8 +32,13 @@ export function citizenBindings(booking: BookingService, accounts: MobileAccount
       }
       const status = await booking.memberStatus(ctx.phone, id(vars, 'memberId'));
       switch (status.kind) {
-        case 'can_book':
-          return { outcome: 'can_book', vars: { memberName: (await memberName(vars, ctx.phone)) ?? '' } };
+        case 'can_book': {
+          const name = { memberName: (await memberName(vars, ctx.phone)) ?? '' };
+          if (status.dose > 1 && status.vaccine && status.earliest) {
+            return { outcome: 'second_dose', vars: { ...name, vaccine: status.vaccine, day: shortDay(status.earliest, ctx.language) } };
+          }
+          return { outcome: 'can_book', vars: name };
+        }
         case 'already_booked':
           return { outcome: 'already_booked', vars: appointmentVars(status.appointment, ctx.language) };
         case 'fully_vaccinated':
@@ -90,6 +95,23 @@ export function citizenBindings(booking: BookingService, accounts: MobileAccount
       }
     },
 
+    describeNewSession: async (vars, ctx) => {
+      const session = await booking.sessionSummary(id(vars, 'newSessionId'));
+      if (!session || session.freeSeats <= 0) return { outcome: 'full' };
+      return { outcome: 'open', vars: { newDay: shortDay(session.date, ctx.language) } };
+    },
+
+    rescheduleAppointment: async (vars, ctx) => {
+      const result = await booking.reschedule(ctx.phone, id(vars, 'appointmentId'), id(vars, 'newSessionId'));
+      if (result.kind === 'rescheduled') return { outcome: 'rescheduled', vars: appointmentVars(result.appointment, ctx.language), clearHistory: true };
+      return { outcome: result.kind === 'not_found' ? 'gone' : result.kind };
+    },
+
+    cancelAppointment: async (vars, ctx) => {
+      const result = await booking.cancel(ctx.phone, id(vars, 'appointmentId'));
+      return { outcome: result.kind === 'cancelled' ? 'cancelled' : 'gone', clearHistory: true };
+    },
+
     countAppointments: async (_vars, ctx) => ({ outcome: (await booking.liveAppointments(ctx.phone)).length ? 'some' : 'none' }),
 
     describeAppointment: async (vars, ctx) => {
@@ -116,10 +138,9 @@ export function citizenBindings(booking: BookingService, accounts: MobileAccount
         label: { key: 'centre.item', params: { centre: c.name, free: c.freeSeats } },
       })),
     sessions: async (vars, ctx) =>
-      (await booking.sessionsWithSeats(id(vars, 'centreId'), id(vars, 'memberId'))).map((s) => ({
-        id: String(s.id),
-        label: { key: 'session.item', params: { day: shortDay(s.date, ctx.language), vaccine: s.vaccine, free: s.freeSeats } },
-      })),
+      (await booking.sessionsWithSeats(id(vars, 'centreId'), id(vars, 'memberId'))).map((s) => sessionItem(s, ctx.language)),
+    rescheduleSessions: async (vars, ctx) =>
+      (await booking.rescheduleOptions(ctx.phone, id(vars, 'appointmentId'))).map((s) => sessionItem(s, ctx.language)),
     appointments: async (_vars, ctx) =>
       (await booking.liveAppointments(ctx.phone)).map((a) => ({
         id: String(a.id),
@@ -132,6 +153,13 @@ export function citizenBindings(booking: BookingService, accounts: MobileAccount
   }
 
   return { actions, sources, validators };
+}
+
+function sessionItem(session: SessionOption, language: string): ListItem {
+  return {
+    id: String(session.id),
+    label: { key: 'session.item', params: { day: shortDay(session.date, language), vaccine: session.vaccine, free: session.freeSeats } },
+  };
 }
 
 function appointmentVars(a: AppointmentView, language: string): Vars {
