@@ -127,7 +127,8 @@ export class SmsDialogue {
     if (!reference) return [{ template: 'sms.cancel_usage', params: {} }];
     const appointment = await this.booking.findLiveByReference(phone, reference);
     const result = appointment && (await this.booking.cancel(phone, appointment.id));
-    if (result?.kind === 'cancelled') return [{ template: 'sms.cancel_done', params: { ref: result.appointment.reference } }];
+    // The cancellation writes its own notice (sms.cancelled): that is the reply.
+    if (result?.kind === 'cancelled') return [];
     return [{ template: 'sms.cancel_not_found', params: { ref: reference.toUpperCase() } }];
   }
 

@@ -1,5 +1,6 @@
 import type { InboundSms } from '../channels/types';
 import type { Db, Tx } from '../db/knex';
+import { languageOf } from './accounts';
 import { queueSms, queueTask } from './outbox';
 import { parseTarget, type VaccinationService, type VerifyResult } from './vaccination';
 
@@ -129,7 +130,7 @@ export class SmsInbox {
   /** A message still to be answered, for a caller that works out the answer outside a transaction. */
   async pending(inboundId: number): Promise<PendingSms | undefined> {
     const message = await this.db('inbound_messages').where({ id: inboundId, status: 'received' }).first('id', 'phone', 'text');
-    return message && { ...message, language: await accountLanguage(this.db, message.phone) };
+    return message && { ...message, language: await languageOf(this.db, message.phone) };
   }
 
   /**
@@ -145,7 +146,7 @@ export class SmsInbox {
   }
 
   private async finish(trx: Tx, message: { id: number; phone: string }, replies: Reply[]): Promise<Processing> {
-    const language = await accountLanguage(trx, message.phone);
+    const language = await languageOf(trx, message.phone);
     for (const [index, reply] of replies.entries()) {
       await queueSms(trx, {
         phone: message.phone,
@@ -182,9 +183,6 @@ async function lockReceived(trx: Tx, inboundId: number): Promise<{ id: number; p
   return message.status === 'received' ? message : 'already_processed';
 }
 
-async function accountLanguage(db: Db | Tx, phone: string): Promise<string> {
-  return (await db('accounts').where('phone', phone).first('language'))?.language ?? 'en';
-}
 
 /** What the vaccinator reads, for each outcome. */
 export function verificationReply(result: VerifyResult, target: string): Reply {
