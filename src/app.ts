@@ -97,7 +97,7 @@ export async function createApp(config: Config, options: AppOptions = {}) {
   );
   const flows = loadFlows(FLOWS_DIR);
   const engine = new DialogueEngine(selectFlows(flows, (id) => !isSmsFlow(id)), catalogue, bindings, { gsm7: config.USSD_MAX_GSM7, ucs2: config.USSD_MAX_UCS2 });
-  const smsEngine = new DialogueEngine(selectFlows(flows, isSmsFlow), catalogue, bindings, SMS_SCREEN_LIMITS);
+  const smsEngine = new DialogueEngine(selectFlows(flows, isSmsFlow), catalogue, bindings, SMS_SCREEN_LIMITS, 'sms.too_many_attempts');
   /** A registered vaccinator dialling the service code gets the vaccinator menu. */
   const ussdEntry = async (phone: string) => {
     const language = await languageOf(db, phone);

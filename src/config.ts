@@ -32,7 +32,7 @@ const schema = z
     AT_SENDER_ID: z.string().default(''),
     AT_BASE_URL: z.string().url().default('https://api.africastalking.com'),
     AT_TIMEOUT_MS: positiveInt(8000),
-    SMS_SEND_RATE_PER_SECOND: positiveInt(50),
+    SMS_SEND_RATE_PER_SECOND: positiveInt(200),
     SMS_MAX_ATTEMPTS: positiveInt(8),
     /** How long the SMS queue waits after the provider says our account cannot send (no balance, bad key). */
     SMS_ACCOUNT_HOLD_MS: positiveInt(60_000),

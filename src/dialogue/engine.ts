@@ -77,6 +77,8 @@ export class DialogueEngine {
     private readonly catalogue: Catalogue,
     private readonly bindings: Bindings,
     private readonly limits: ScreenLimits,
+    /** The closing message after too many invalid answers ("dial again" suits USSD, not SMS). */
+    private readonly tooManyAttemptsKey = 'error.too_many_attempts',
   ) {
     for (const flow of flows.values()) {
       const problems = checkFlow(flow, catalogue, bindings);
@@ -198,7 +200,7 @@ export class DialogueEngine {
   private async reject(session: DialogueSession, ctx: DialogueContext, reason: Reason) {
     session.retries += 1;
     if (session.retries >= MAX_INVALID_ANSWERS) {
-      return { session, screen: { end: true, text: this.catalogue.render(ctx.language, 'error.too_many_attempts') } };
+      return { session, screen: { end: true, text: this.catalogue.render(ctx.language, this.tooManyAttemptsKey) } };
     }
     return this.render(session, ctx, reason);
   }

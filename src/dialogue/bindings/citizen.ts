@@ -1,3 +1,4 @@
+import { seatCount } from './format';
 import type { AppointmentView, BookingService, SessionOption } from '../../domain/booking';
 import { shortDay } from '../../domain/dates';
 import { isIdType } from '../../domain/identity';
@@ -135,7 +136,7 @@ export function citizenBindings(booking: BookingService, accounts: MobileAccount
     centres: async (vars) =>
       (await booking.centresWithSeats(vars.pincode ?? '', id(vars, 'memberId'))).map((c) => ({
         id: String(c.id),
-        label: { key: 'centre.item', params: { centre: c.name, free: c.freeSeats } },
+        label: { key: 'centre.item', params: { centre: c.name, free: seatCount(c.freeSeats) } },
       })),
     sessions: async (vars, ctx) =>
       (await booking.sessionsWithSeats(id(vars, 'centreId'), id(vars, 'memberId'))).map((s) => sessionItem(s, ctx.language)),
@@ -158,7 +159,7 @@ export function citizenBindings(booking: BookingService, accounts: MobileAccount
 function sessionItem(session: SessionOption, language: string): ListItem {
   return {
     id: String(session.id),
-    label: { key: 'session.item', params: { day: shortDay(session.date, language), vaccine: session.vaccine, free: session.freeSeats } },
+    label: { key: 'session.item', params: { day: shortDay(session.date, language), vaccine: session.vaccine, free: seatCount(session.freeSeats) } },
   };
 }
 

@@ -1,3 +1,4 @@
+import { seatCount } from './format';
 import type { AppointmentView, BookingService } from '../../domain/booking';
 import { shortDay } from '../../domain/dates';
 import type { Action, Bindings, ListItem, Source, Validator, Vars } from '../engine';
@@ -96,7 +97,7 @@ async function openSessionItems(booking: BookingService, pincode: string, member
   return perCentre
     .flat()
     .sort((a, b) => a.date.localeCompare(b.date) || a.centre.localeCompare(b.centre) || a.id - b.id)
-    .map((s) => ({ id: String(s.id), label: { key: 'sms.book.session_item', params: { centre: s.centre, day: shortDay(s.date, language), free: s.freeSeats } } }));
+    .map((s) => ({ id: String(s.id), label: { key: 'sms.book.session_item', params: { centre: s.centre, day: shortDay(s.date, language), free: seatCount(s.freeSeats) } } }));
 }
 
 const YES = new Set(['yes', 'y', 'haan', 'han', 'haa', 'ha', 'हाँ', 'हां', 'हा']);
