@@ -16,14 +16,14 @@ export function daysBetween(from: string, to: string): number {
   return Math.round((Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / 86_400_000);
 }
 
-const NAMES: Record<string, { weekdays: string[]; months: string[]; longMonths: string[] }> = {
+/** Names per language; a language without `weekdays` shows a short day without one. */
+const NAMES: Record<string, { weekdays?: string[]; months: string[]; longMonths: string[] }> = {
   en: {
     weekdays: ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'],
     months: ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'],
     longMonths: ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'],
   },
   hi: {
-    weekdays: ['रवि', 'सोम', 'मंगल', 'बुध', 'गुरु', 'शुक्र', 'शनि'],
     months: ['जन', 'फ़र', 'मार्च', 'अप्रै', 'मई', 'जून', 'जुला', 'अग', 'सित', 'अक्टू', 'नव', 'दिस'],
     longMonths: ['जनवरी', 'फ़रवरी', 'मार्च', 'अप्रैल', 'मई', 'जून', 'जुलाई', 'अगस्त', 'सितंबर', 'अक्टूबर', 'नवंबर', 'दिसंबर'],
   },
@@ -33,14 +33,18 @@ function namesFor(language: string) {
   return NAMES[language] ?? NAMES.en!;
 }
 
-/** "Mon 30 Nov" / "सोम 30 नव": short enough for a USSD list line. */
+/**
+ * "Mon 30 Nov" / "13 मार्च": short enough for a USSD list line (10 characters at most). Hindi
+ * drops the weekday: with it a Hindi day takes up to 14 of a screen's 80 UCS-2 characters.
+ */
 export function shortDay(day: string, language = 'en'): string {
   const date = new Date(`${day}T00:00:00Z`);
   const names = namesFor(language);
-  return `${names.weekdays[date.getUTCDay()]} ${date.getUTCDate()} ${names.months[date.getUTCMonth()]}`;
+  const dayMonth = `${date.getUTCDate()} ${names.months[date.getUTCMonth()]}`;
+  return names.weekdays ? `${names.weekdays[date.getUTCDay()]} ${dayMonth}` : dayMonth;
 }
 
-/** "30 Nov 2026" / "30 नवंबर 2026": for SMS, which may be read weeks later. */
+/** "30 Nov 2026" / "30 नवंबर 2026" (15 characters at most): for SMS, which may be read weeks later. */
 export function longDay(day: string, language = 'en'): string {
   const date = new Date(`${day}T00:00:00Z`);
   return `${date.getUTCDate()} ${namesFor(language).longMonths[date.getUTCMonth()]} ${date.getUTCFullYear()}`;

@@ -12,6 +12,7 @@ import { isSmsFlow, SMS_SCREEN_LIMITS, SMS_SCREEN_TEMPLATE } from '../../src/dia
 import { BookingService, DEFAULT_BOOKING_RULES } from '../../src/domain/booking';
 import { systemClock } from '../../src/domain/clock';
 import { CodeVault } from '../../src/domain/codes';
+import { addDays, longDay, shortDay } from '../../src/domain/dates';
 import { testDatabaseUrl } from '../support/db';
 
 /**
@@ -64,6 +65,16 @@ describe('flows', () => {
     for (const language of catalogue.languages()) {
       for (const key of catalogue.keys(language)) {
         for (const name of catalogue.placeholders(language, key)) expect([key, name, catalogue.params[name] !== undefined]).toEqual([key, name, true]);
+      }
+    }
+  });
+
+  it('declare placeholder lengths that every real date fits, in every language', () => {
+    for (let i = 0; i < 731; i++) {
+      const day = addDays('2026-01-01', i);
+      for (const language of catalogue.languages()) {
+        expect([...shortDay(day, language)].length).toBeLessThanOrEqual(catalogue.params.day!.maxLength);
+        expect([...longDay(day, language)].length).toBeLessThanOrEqual(catalogue.params.date!.maxLength);
       }
     }
   });

@@ -73,10 +73,11 @@ describe('booking over Africa\'s Talking USSD', () => {
     expect(screens[1]).toMatch(/^CON Your appointments:\n1 Ravi Kumar /);
     const appointment = await t.app.db('appointments').orderBy('id', 'desc').first();
     expect(screens[2]).toContain(`Ref ${appointment.reference}`);
-    expect(screens[2]).toContain('1 Send a new code by SMS');
+    expect(screens[2]).toContain('1 Options');
     expect(screens[2]).not.toContain(firstCode);
 
-    const resent = await t.ussd('ATUid_mine2', phone, '2*1*1');
+    expect((await t.ussd('ATUid_mine2', phone, '2*1*1')).body).toContain('1 Send a new code by SMS');
+    const resent = await t.ussd('ATUid_mine2', phone, '2*1*1*1');
     expect(resent.body).toBe('END A new security code has been sent by SMS. The old code no longer works.');
     const sent = await t.at.waitForSent(2);
     const newCode = /security code is (\d{4})/.exec(sent[1]!.message)![1]!;

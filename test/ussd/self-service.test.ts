@@ -70,9 +70,10 @@ describe('my appointments', () => {
     const { session, phone, appointment } = await bookOne('120001', { capacity: 1 });
     expect((await t.app.db('vaccination_sessions').where('id', session.id).first()).booked).toBe(1);
     const code = await codeSentTo(phone);
-    const screens = await t.converse(`ATUid_cancel_${next}`, phone, ['2', '1', '3', '1']);
-    expect(screens[3]).toMatch(/^CON Cancel Asha Devi on .+\?\n1 Yes, cancel\n2 No/);
-    expect(screens[4]).toBe('END Cancelled. The seat is free for someone else.');
+    const screens = await t.converse(`ATUid_cancel_${next}`, phone, ['2', '1', '1', '3', '1']);
+    expect(screens[3]).toMatch(/^CON Asha Devi .+\n1 Send a new code by SMS\n2 Change date\n3 Cancel booking/);
+    expect(screens[4]).toMatch(/^CON Cancel Asha Devi on .+\?\n1 Yes, cancel\n2 No/);
+    expect(screens[5]).toBe('END Cancelled. The seat is free for someone else.');
     expect((await t.app.db('vaccination_sessions').where('id', session.id).first()).booked).toBe(0);
     expect(await t.app.db('appointments').where('id', appointment.id).first()).toMatchObject({ status: 'cancelled', code_cipher: null });
     const notice = await eventually('the cancellation SMS', async () => t.at.sent.find((s) => s.to === phone && s.message.includes('cancelled')));
@@ -89,10 +90,10 @@ describe('my appointments', () => {
     const { centre, session, phone, appointment } = await bookOne('120002');
     const code = await codeSentTo(phone);
     const later = await t.app.programme.createSession({ centreId: centre.id, date: addDaysFrom(session.date, 2), vaccine: 'Covishield', minAge: 18, dose: 1, capacity: 5 });
-    const screens = await t.converse(`ATUid_move_${next}`, phone, ['2', '1', '2', '1', '1']);
-    expect(screens[3]).toMatch(/^CON New date:\n1 .+ Covishield \(5\)/);
-    expect(screens[4]).toMatch(/^CON Move Asha Devi to .+\?\n1 Confirm\n2 Cancel/);
-    expect(screens[5]).toMatch(/^END Moved: Asha Devi, Centre 120002, .+\. Ref [A-Z2-9]{8}\. Your security code is unchanged\.$/);
+    const screens = await t.converse(`ATUid_move_${next}`, phone, ['2', '1', '1', '2', '1', '1']);
+    expect(screens[4]).toMatch(/^CON New date:\n1 .+ Covishield \(5\)/);
+    expect(screens[5]).toMatch(/^CON Move Asha Devi to .+\?\n1 Confirm\n2 Cancel/);
+    expect(screens[6]).toMatch(/^END Moved: Asha Devi, Centre 120002, .+\. Ref [A-Z2-9]{8}\. Your security code is unchanged\.$/);
     expect((await t.app.db('vaccination_sessions').where('id', session.id).first()).booked).toBe(0);
     expect((await t.app.db('vaccination_sessions').where('id', later.id).first()).booked).toBe(1);
     const moved = await t.app.db('appointments').where('id', appointment.id).first();
@@ -139,7 +140,7 @@ describe('my appointments', () => {
     const { centre, phone, appointment } = await bookOne('120004');
     const oldCode = await codeSentTo(phone);
     const vaccinator = await t.app.programme.createVaccinator({ phone: '+919700099001', name: 'Nurse Resend', centreId: centre.id });
-    const screens = await t.converse(`ATUid_resend_${next}`, phone, ['2', '1', '1']);
+    const screens = await t.converse(`ATUid_resend_${next}`, phone, ['2', '1', '1', '1']);
     expect(screens.at(-1)).toBe('END A new security code has been sent by SMS. The old code no longer works.');
     const newCode = await codeSentTo(phone, 1);
 
