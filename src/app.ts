@@ -81,7 +81,10 @@ export async function createApp(config: Config, options: AppOptions = {}) {
   });
   const certificates = new CertificateService(db, signer, clock, { publicBaseUrl: config.PUBLIC_BASE_URL });
   const provider = options.provider ?? createSmsProvider(config, db);
-  const metrics = createMetrics();
+  const metrics = createMetrics(async () => {
+    const states = ['waiting', 'active', 'delayed', 'failed'] as const;
+    return { sms: await smsQueue.getJobCounts(...states), tasks: await taskQueue.getJobCounts(...states) };
+  });
   const smsQueue = createSmsQueue(bullConnection, {
     prefix: config.REDIS_PREFIX,
     maxAttempts: config.SMS_MAX_ATTEMPTS,
@@ -194,7 +197,7 @@ export async function createApp(config: Config, options: AppOptions = {}) {
       await scheduleTask(taskQueue, 'mark_no_shows', NO_SHOW_SWEEP_MS);
       worker = startSmsWorker(
         bullConnection,
-        { outbound, provider, catalogue, logger },
+        { outbound, provider, catalogue, logger, metrics },
         { prefix: config.REDIS_PREFIX, concurrency: 8, ratePerSecond: config.SMS_SEND_RATE_PER_SECOND, accountHoldMs: config.SMS_ACCOUNT_HOLD_MS },
       );
       await worker.waitUntilReady();

@@ -1,9 +1,24 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Counts of jobs by state, read when Prometheus scrapes. */
+export type QueueCounts = () => Promise<Record<string, Record<string, number>>>;
 
 /** Prometheus metrics, served at GET /metrics. One registry per app instance (tests build several). */
-export function createMetrics() {
+export function createMetrics(queueCounts?: QueueCounts) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  new Gauge({
+    name: 'tika_queue_jobs',
+    help: 'Jobs in each queue by state (waiting, active, delayed, failed)',
+    labelNames: ['queue', 'state'],
+    registers: [registry],
+    async collect() {
+      if (!queueCounts) return;
+      for (const [queue, counts] of Object.entries(await queueCounts())) {
+        for (const [state, count] of Object.entries(counts)) this.set({ queue, state }, count);
+      }
+    },
+  });
   return {
     registry,
     httpDuration: new Histogram({
@@ -11,6 +26,12 @@ export function createMetrics() {
       help: 'HTTP request duration by route and status',
       labelNames: ['route', 'status'],
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
+    smsOutcomes: new Counter({
+      name: 'tika_sms_outcomes_total',
+      help: 'SMS send attempts by provider outcome (sent, transient, permanent, account)',
+      labelNames: ['provider', 'outcome'],
       registers: [registry],
     }),
     ussdReplies: new Counter({

@@ -4,6 +4,7 @@ import type { SendOutcome, SmsProvider } from '../channels/types';
 import type { Catalogue } from '../dialogue/catalogue';
 import type { OutboundService } from '../domain/outbound';
 import type { Logger } from '../logger';
+import type { Metrics } from '../metrics';
 import { queuePrefix } from './connection';
 import { SMS_QUEUE, type SmsJob } from './sms-queue';
 
@@ -26,10 +27,10 @@ export class TransientSendError extends Error {
  */
 export function startSmsWorker(
   connection: Redis,
-  deps: { outbound: OutboundService; provider: SmsProvider; catalogue: Catalogue; logger: Logger },
+  deps: { outbound: OutboundService; provider: SmsProvider; catalogue: Catalogue; logger: Logger; metrics: Metrics },
   options: SmsWorkerOptions,
 ): Worker<SmsJob> {
-  const { outbound, provider, catalogue, logger } = deps;
+  const { outbound, provider, catalogue, logger, metrics } = deps;
 
   const worker: Worker<SmsJob> = new Worker<SmsJob>(
     SMS_QUEUE,
@@ -54,6 +55,7 @@ export function startSmsWorker(
       const outcome = await provider.send({ to: message.phone, message: text });
       const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
       await outbound.recordOutcome(outboxId, provider.name, outcome, lastAttempt);
+      metrics.smsOutcomes.inc({ provider: provider.name, outcome: outcome.kind });
       logSend(logger, outboxId, message.template, outcome);
       return afterSend(outcome, worker, options.accountHoldMs);
     },
