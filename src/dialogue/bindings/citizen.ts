@@ -163,7 +163,8 @@ function sessionItem(session: SessionOption, language: string): ListItem {
   };
 }
 
-function appointmentVars(a: AppointmentView, language: string): Vars {
+/** The variables a screen about one appointment can show. */
+export function appointmentVars(a: AppointmentView, language: string): Vars {
   return {
     appointmentId: String(a.id),
     memberName: a.memberName,

@@ -1,5 +1,6 @@
 import { seatCount } from './format';
-import type { AppointmentView, BookingService } from '../../domain/booking';
+import type { BookingService } from '../../domain/booking';
+import { appointmentVars } from './citizen';
 import { shortDay } from '../../domain/dates';
 import type { Action, Bindings, ListItem, Source, Validator, Vars } from '../engine';
 import { validators as citizenValidators } from './validators';
@@ -27,15 +28,6 @@ export function smsBindings(booking: BookingService, rules: { maxResendsPerDay: 
     },
 
     smsCheckPincode: async (vars, ctx) => ({ outcome: citizenValidators.pincode!(vars.pincode ?? '', vars, ctx).ok ? 'given' : 'missing' }),
-
-    smsDescribeSession: async (vars, ctx) => {
-      const session = await booking.sessionSummary(id(vars, 'sessionId'));
-      if (!session || session.freeSeats <= 0) return { outcome: 'full' };
-      return {
-        outcome: 'open',
-        vars: { centre: session.centreName, day: shortDay(session.date, ctx.language), vaccine: session.vaccine, dose: String(session.dose) },
-      };
-    },
 
     smsBook: async (vars, ctx) => {
       // NO goes back to the dates; "0 Back" from there would only lead to this question again.
@@ -110,7 +102,3 @@ export const smsYesNo: Validator = (input) => {
   if (NO.has(word)) return { ok: true, value: 'no' };
   return { ok: false, reason: 'sms.book.yes_or_no' };
 };
-
-function appointmentVars(a: AppointmentView, language: string): Vars {
-  return { appointmentId: String(a.id), memberName: a.memberName, centre: a.centreName, day: shortDay(a.date, language), ref: a.reference };
-}
