@@ -191,14 +191,14 @@ export async function createApp(config: Config, options: AppOptions = {}) {
           mark_no_shows: () => vaccination.markNoShows(),
         },
         { logger, markDone: (taskId) => markTaskDone(db, taskId) },
-        { prefix: config.REDIS_PREFIX, concurrency: 8 },
+        { prefix: config.REDIS_PREFIX, concurrency: 8, lockMs: config.QUEUE_LOCK_MS },
       );
       await taskWorker.waitUntilReady();
       await scheduleTask(taskQueue, 'mark_no_shows', NO_SHOW_SWEEP_MS);
       worker = startSmsWorker(
         bullConnection,
         { outbound, provider, catalogue, logger, metrics },
-        { prefix: config.REDIS_PREFIX, concurrency: 8, ratePerSecond: config.SMS_SEND_RATE_PER_SECOND, accountHoldMs: config.SMS_ACCOUNT_HOLD_MS },
+        { prefix: config.REDIS_PREFIX, concurrency: 8, ratePerSecond: config.SMS_SEND_RATE_PER_SECOND, accountHoldMs: config.SMS_ACCOUNT_HOLD_MS, lockMs: config.QUEUE_LOCK_MS },
       );
       await worker.waitUntilReady();
     },

@@ -36,6 +36,8 @@ const schema = z
     SMS_MAX_ATTEMPTS: positiveInt(8),
     /** How long the SMS queue waits after the provider says our account cannot send (no balance, bad key). */
     SMS_ACCOUNT_HOLD_MS: positiveInt(60_000),
+    /** A job whose worker died is taken up again after about this long (BullMQ lock and stall check). */
+    QUEUE_LOCK_MS: positiveInt(30_000),
     WEBHOOK_SECRET: z.string().min(16).optional(),
     ADMIN_TOKEN: z.string().min(16).optional(),
     CODE_SECRET: z.string().min(32).optional(),

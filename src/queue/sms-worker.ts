@@ -14,6 +14,8 @@ export interface SmsWorkerOptions {
   ratePerSecond: number;
   /** How long to hold the whole queue when the provider account cannot send. */
   accountHoldMs: number;
+  /** After a worker dies mid-job, the job runs again within about this long. */
+  lockMs: number;
 }
 
 /** A transient failure: BullMQ retries the job with exponential backoff. */
@@ -64,6 +66,8 @@ export function startSmsWorker(
       prefix: queuePrefix(options.prefix),
       concurrency: options.concurrency,
       limiter: { max: options.ratePerSecond, duration: 1000 },
+      lockDuration: options.lockMs,
+      stalledInterval: options.lockMs,
     },
   );
   worker.on('error', (error) => logger.error({ err: error }, 'sms worker error'));

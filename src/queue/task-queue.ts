@@ -48,7 +48,7 @@ export function startTaskWorker(
   connection: Redis,
   handlers: Record<string, TaskHandler>,
   deps: { logger: Logger; markDone: (taskId: number) => Promise<void> },
-  options: { prefix: string; concurrency: number },
+  options: { prefix: string; concurrency: number; lockMs: number },
 ): Worker<TaskJob> {
   const worker = new Worker<TaskJob>(
     TASK_QUEUE,
@@ -60,7 +60,7 @@ export function startTaskWorker(
       deps.logger.info({ kind: job.data.kind, taskId: job.data.taskId, result }, 'task done');
       return result;
     },
-    { connection, prefix: queuePrefix(options.prefix), concurrency: options.concurrency },
+    { connection, prefix: queuePrefix(options.prefix), concurrency: options.concurrency, lockDuration: options.lockMs, stalledInterval: options.lockMs },
   );
   worker.on('failed', (job, error) => deps.logger.error({ err: error, kind: job?.data.kind, taskId: job?.data.taskId }, 'task failed'));
   worker.on('error', (error) => deps.logger.error({ err: error }, 'task worker error'));

@@ -28,6 +28,10 @@ export interface FakeAfricasTalking {
   sent: FakeSentSms[];
   /** Queues responses for the next requests, consumed in order; then the default success again. */
   respondWith(...responses: FakeResponse[]): void;
+  /** Like respondWith, but only for messages to this number (taken before the general queue). */
+  respondTo(to: string, ...responses: FakeResponse[]): void;
+  /** Resolves when a request to this number arrives (answered or not). */
+  waitForRequestTo(to: string, timeoutMs?: number): Promise<FakeRequest>;
   waitForSent(count: number, timeoutMs?: number): Promise<FakeSentSms[]>;
   reset(): void;
   close(): Promise<void>;
@@ -40,7 +44,9 @@ export async function startFakeAfricasTalking(): Promise<FakeAfricasTalking> {
   const requests: FakeRequest[] = [];
   const sent: FakeSentSms[] = [];
   const scripted: FakeResponse[] = [];
+  const scriptedFor = new Map<string, FakeResponse[]>();
   const sentListeners = new Set<() => void>();
+  const requestListeners = new Set<() => void>();
 
   const server = createServer((req, res) => {
     void handle(req, res).catch((error: unknown) => {
@@ -53,6 +59,7 @@ export async function startFakeAfricasTalking(): Promise<FakeAfricasTalking> {
     const form = Object.fromEntries(new URLSearchParams(await readBody(req)));
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     requests.push({ method: req.method ?? '', path, headers: req.headers, form });
+    for (const listener of requestListeners) listener();
 
     if (path !== '/version1/messaging') return void res.writeHead(404, { 'Content-Type': 'text/plain' }).end('Not Found');
     if (req.method !== 'POST') return void res.writeHead(405, { 'Content-Type': 'text/plain' }).end('Method Not Allowed');
@@ -60,7 +67,7 @@ export async function startFakeAfricasTalking(): Promise<FakeAfricasTalking> {
       return void res.writeHead(401, { 'Content-Type': 'text/plain' }).end('The supplied authentication is invalid');
     }
 
-    const response = scripted.shift() ?? successFor(form);
+    const response = scriptedFor.get(form.to ?? '')?.shift() ?? scripted.shift() ?? successFor(form);
     if ('hang' in response) return;
     if (response.json !== undefined) {
       res.writeHead(response.status, { 'Content-Type': 'application/json' }).end(JSON.stringify(response.json));
@@ -83,6 +90,29 @@ export async function startFakeAfricasTalking(): Promise<FakeAfricasTalking> {
     sent,
     respondWith(...responses) {
       scripted.push(...responses);
+    },
+    respondTo(to, ...responses) {
+      scriptedFor.set(to, [...(scriptedFor.get(to) ?? []), ...responses]);
+    },
+    waitForRequestTo(to, timeoutMs = 10_000) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          const found = requests.find((r) => r.form.to === to);
+          if (!found) return;
+          cleanup();
+          resolve(found);
+        };
+        const timer = setTimeout(() => {
+          cleanup();
+          reject(new Error(`fake Africa's Talking: no request to ${to} within ${timeoutMs} ms`));
+        }, timeoutMs);
+        const cleanup = () => {
+          clearTimeout(timer);
+          requestListeners.delete(check);
+        };
+        requestListeners.add(check);
+        check();
+      });
     },
     waitForSent(count, timeoutMs = 5000) {
       return new Promise((resolve, reject) => {
@@ -107,6 +137,7 @@ export async function startFakeAfricasTalking(): Promise<FakeAfricasTalking> {
       requests.length = 0;
       sent.length = 0;
       scripted.length = 0;
+      scriptedFor.clear();
     },
     close() {
       return new Promise((resolve, reject) => {

@@ -18,6 +18,8 @@ export const SERVICE_CODE = '*384*1234#';
 
 export interface TestApp {
   app: App;
+  /** The environment the app was configured from: give it to a child process to join the same stores. */
+  env: Record<string, string>;
   at: FakeAfricasTalking;
   clock: ManualClock;
   baseUrl: string;
@@ -51,7 +53,7 @@ export async function startTestApp(
   } = {},
 ): Promise<TestApp> {
   const at = options.at ?? (await startFakeAfricasTalking());
-  const config = loadConfig({
+  const testEnv: Record<string, string> = {
     NODE_ENV: 'test',
     PORT: '0',
     DATABASE_URL: testDatabaseUrl(),
@@ -67,7 +69,8 @@ export async function startTestApp(
     PUBLIC_BASE_URL: 'http://tika.test',
     DATA_DIR: join(tmpdir(), 'tika-test-data'),
     ...env,
-  });
+  };
+  const config = loadConfig(testEnv);
   if (!options.keepState) await resetStores(config.DATABASE_URL, config.REDIS_URL, config.REDIS_PREFIX);
 
   const logs: string[] = [];
@@ -104,6 +107,7 @@ export async function startTestApp(
 
   return {
     app,
+    env: testEnv,
     at,
     clock,
     baseUrl,
