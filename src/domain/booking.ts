@@ -82,9 +82,9 @@ export interface AppointmentView {
 }
 
 export type MemberStatus =
-  | { kind: 'can_book'; dose: number; vaccine?: string; earliest?: string }
+  | { kind: 'can_book'; member: Member; dose: number; vaccine?: string; earliest?: string }
   | { kind: 'already_booked'; appointment: AppointmentView }
-  | { kind: 'fully_vaccinated' }
+  | { kind: 'fully_vaccinated'; member: Member }
   | { kind: 'not_found' };
 
 export type BookingResult =
@@ -155,8 +155,8 @@ export class BookingService {
     const live = await this.liveAppointment(this.db, memberId);
     if (live) return { kind: 'already_booked', appointment: live };
     const eligibility = await this.eligibility(memberId);
-    if (!eligibility) return { kind: 'fully_vaccinated' };
-    return { kind: 'can_book', dose: eligibility.dose, vaccine: eligibility.vaccine, earliest: eligibility.earliest };
+    if (!eligibility) return { kind: 'fully_vaccinated', member };
+    return { kind: 'can_book', member, dose: eligibility.dose, vaccine: eligibility.vaccine, earliest: eligibility.earliest };
   }
 
   async centresWithSeats(pincode: string, memberId: number): Promise<CentreOption[]> {

@@ -34,7 +34,7 @@ export function citizenBindings(booking: BookingService, accounts: MobileAccount
       const status = await booking.memberStatus(ctx.phone, id(vars, 'memberId'));
       switch (status.kind) {
         case 'can_book': {
-          const name = { memberName: (await memberName(vars, ctx.phone)) ?? '' };
+          const name = { memberName: status.member.name };
           if (status.dose > 1 && status.vaccine && status.earliest) {
             return { outcome: 'second_dose', vars: { ...name, vaccine: status.vaccine, day: shortDay(status.earliest, ctx.language) } };
           }
@@ -43,7 +43,7 @@ export function citizenBindings(booking: BookingService, accounts: MobileAccount
         case 'already_booked':
           return { outcome: 'already_booked', vars: appointmentVars(status.appointment, ctx.language) };
         case 'fully_vaccinated':
-          return { outcome: 'fully_vaccinated', vars: { memberName: (await memberName(vars, ctx.phone)) ?? '' } };
+          return { outcome: 'fully_vaccinated', vars: { memberName: status.member.name } };
         case 'not_found':
           return { outcome: 'new' };
       }
@@ -148,10 +148,6 @@ export function citizenBindings(booking: BookingService, accounts: MobileAccount
         label: { key: 'appointment.item', params: { memberName: a.memberName, day: shortDay(a.date, ctx.language) } },
       })),
   };
-
-  async function memberName(vars: Vars, phone: string): Promise<string | undefined> {
-    return (await booking.members(phone)).find((m) => m.id === id(vars, 'memberId'))?.name;
-  }
 
   return { actions, sources, validators };
 }

@@ -23,8 +23,7 @@ export function smsBindings(booking: BookingService, rules: { maxResendsPerDay: 
       const status = await booking.memberStatus(ctx.phone, id(vars, 'memberId'));
       if (status.kind === 'already_booked') return { outcome: 'already_booked', vars: appointmentVars(status.appointment, ctx.language) };
       if (status.kind === 'not_found') return { outcome: 'not_found' };
-      const memberName = (await booking.members(ctx.phone)).find((m) => m.id === id(vars, 'memberId'))?.name ?? '';
-      return { outcome: status.kind, vars: { memberName } };
+      return { outcome: status.kind, vars: { memberName: status.member.name } };
     },
 
     smsCheckPincode: async (vars, ctx) => ({ outcome: citizenValidators.pincode!(vars.pincode ?? '', vars, ctx).ok ? 'given' : 'missing' }),
