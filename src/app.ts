@@ -20,7 +20,7 @@ import { systemClock, type Clock } from './domain/clock';
 import { CodeVault } from './domain/codes';
 import { CertificateService, CertificateSigner } from './domain/certificates';
 import { OutboundService } from './domain/outbound';
-import { markTaskDone, relayTaskBatch } from './domain/outbox';
+import { markTaskDone, relayTaskBatch, requeueStuck } from './domain/outbox';
 import { ProgrammeService } from './domain/programme';
 import { SmsInbox } from './domain/sms-inbox';
 import { VaccinationService } from './domain/vaccination';
@@ -49,6 +49,8 @@ export interface AppOptions {
 
 /** How often the no-show sweep runs: a session day's end is caught within this time. */
 const NO_SHOW_SWEEP_MS = 15 * 60_000;
+/** How often unfinished outbox rows whose queue job was lost are handed to the relay again. */
+const REQUEUE_SWEEP_MS = 5 * 60_000;
 
 /**
  * The composition root: builds every part from the configuration. The web server and the worker
@@ -90,7 +92,7 @@ export async function createApp(config: Config, options: AppOptions = {}) {
     maxAttempts: config.SMS_MAX_ATTEMPTS,
     retryBaseMs: options.smsRetryBaseMs ?? 2000,
   });
-  const taskQueue = createTaskQueue(bullConnection, { prefix: config.REDIS_PREFIX, maxAttempts: 10, retryBaseMs: options.smsRetryBaseMs ?? 2000 });
+  const taskQueue = createTaskQueue(bullConnection, { prefix: config.REDIS_PREFIX, maxAttempts: config.SMS_MAX_ATTEMPTS, retryBaseMs: options.smsRetryBaseMs ?? 2000 });
 
   const accounts = { isKnownMobile: (phone: string) => isKnownMobile(db, phone), setLanguage: (phone: string, language: string) => setLanguage(db, phone, language) };
   const bindings = mergeBindings(
@@ -189,12 +191,14 @@ export async function createApp(config: Config, options: AppOptions = {}) {
           inbound_sms: (payload) => inboundSms(Number(payload.inboundId)),
           issue_certificate: async (payload) => (await certificates.issue(String(payload.certificateId))).kind,
           mark_no_shows: () => vaccination.markNoShows(),
+          requeue_stuck: () => requeueStuck(db, clock.now(), config.OUTBOX_STUCK_AFTER_MS),
         },
         { logger, markDone: (taskId) => markTaskDone(db, taskId) },
         { prefix: config.REDIS_PREFIX, concurrency: 8, lockMs: config.QUEUE_LOCK_MS },
       );
       await taskWorker.waitUntilReady();
       await scheduleTask(taskQueue, 'mark_no_shows', NO_SHOW_SWEEP_MS);
+      await scheduleTask(taskQueue, 'requeue_stuck', REQUEUE_SWEEP_MS);
       worker = startSmsWorker(
         bullConnection,
         { outbound, provider, catalogue, logger, metrics },

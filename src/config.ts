@@ -38,6 +38,11 @@ const schema = z
     SMS_ACCOUNT_HOLD_MS: positiveInt(60_000),
     /** A job whose worker died is taken up again after about this long (BullMQ lock and stall check). */
     QUEUE_LOCK_MS: positiveInt(30_000),
+    /**
+     * An outbox row relayed this long ago and still unfinished has lost its queue job and is relayed
+     * again. Longer than the whole retry schedule (SMS_MAX_ATTEMPTS with exponential backoff).
+     */
+    OUTBOX_STUCK_AFTER_MS: positiveInt(30 * 60_000),
     WEBHOOK_SECRET: z.string().min(16).optional(),
     ADMIN_TOKEN: z.string().min(16).optional(),
     CODE_SECRET: z.string().min(32).optional(),

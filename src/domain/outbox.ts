@@ -79,3 +79,22 @@ export function relayTaskBatch(db: Db, limit: number, enqueue: (tasks: OutboxTas
 export async function markTaskDone(db: Db, taskId: number): Promise<void> {
   await db('outbox_tasks').where('id', taskId).update({ done_at: db.fn.now() });
 }
+
+/**
+ * The safety net behind the queue: a row relayed long ago and still not finished lost its job
+ * (retries used up while the database was down, a Redis restart, a job stalled twice). It gets a
+ * new job key and goes back to the relay. Safe to repeat: every handler checks the row's state.
+ * `olderThanMs` must exceed the longest retry schedule, or a job still retrying gets a twin.
+ */
+export async function requeueStuck(db: Db, now: Date, olderThanMs: number): Promise<{ messages: number; tasks: number }> {
+  const before = new Date(now.getTime() - olderThanMs);
+  const fresh = { job_key: db.raw('gen_random_uuid()'), relayed_at: null };
+  const messages = await db('outbound_messages')
+    .whereIn('status', ['pending', 'sending', 'retrying'])
+    .andWhere('relayed_at', '<', before)
+    .andWhere('updated_at', '<', before)
+    .update(fresh);
+  const tasks = await db('outbox_tasks').whereNull('done_at').andWhere('relayed_at', '<', before).update(fresh);
+  if (messages + tasks > 0) await db.raw(`NOTIFY ${OUTBOX_CHANNEL}`);
+  return { messages, tasks };
+}
