@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type Redis from 'ioredis';
 import type { InboundUssd, UssdReply } from '../channels/types';
 import type { Logger } from '../logger';
@@ -14,7 +15,8 @@ import type { DialogueContext, DialogueEngine, DialogueSession, Vars } from './e
  */
 interface StoredUssdSession {
   phone: string;
-  lastText: string;
+  /** The input answered last, as a digest: the text itself carries codes and ID numbers. */
+  lastText: TextDigest;
   lastReply: UssdReply;
   dialogue: DialogueSession;
   /** Set while the caller is asked whether to continue this dropped session. */
@@ -76,7 +78,7 @@ export class UssdDialogue {
     if (!(await this.acquire(lockKey))) {
       // The same hop is being answered already (the provider resent it): give that answer if it is ready.
       const stored = await this.load(hop.sessionId);
-      return stored?.lastText === hop.text ? stored.lastReply : this.fallback('error.busy');
+      return stored && sameText(stored.lastText, hop.text) ? stored.lastReply : this.fallback('error.busy');
     }
     try {
       return await this.answer(hop);
@@ -87,7 +89,7 @@ export class UssdDialogue {
 
   private async answer(hop: InboundUssd): Promise<UssdReply> {
     const stored = await this.load(hop.sessionId);
-    if (stored && stored.lastText === hop.text) return stored.lastReply;
+    if (stored && sameText(stored.lastText, hop.text)) return stored.lastReply;
     if (!stored && hop.text !== '') {
       return { end: true, text: this.catalogue.render(await this.languageFor(hop.phone), 'error.session_expired') };
     }
@@ -102,7 +104,7 @@ export class UssdDialogue {
       result = await this.engine.respond(stored.dialogue, input, this.context(hop.phone, stored.dialogue.language));
     }
     const reply: UssdReply = result.screen;
-    await this.save(hop.sessionId, { phone: hop.phone, lastText: hop.text, lastReply: reply, dialogue: result.session, resumable: result.resumable });
+    await this.save(hop.sessionId, { phone: hop.phone, lastText: digest(hop.text), lastReply: reply, dialogue: result.session, resumable: result.resumable });
     if (!result.resumable) await this.rememberForResume(hop.phone, result.session, reply);
     return reply;
   }
@@ -180,9 +182,25 @@ export class UssdDialogue {
   }
 }
 
-/** What the user typed on the last screen: the text appended to what we answered before. */
-export function newestInput(previousText: string, text: string): string {
-  if (previousText === '') return text;
-  if (text.startsWith(`${previousText}*`)) return text.slice(previousText.length + 1);
+export interface TextDigest {
+  length: number;
+  sha256: string;
+}
+
+export function digest(text: string): TextDigest {
+  return { length: text.length, sha256: createHash('sha256').update(text).digest('hex') };
+}
+
+function sameText(previous: TextDigest, text: string): boolean {
+  return previous.length === text.length && previous.sha256 === digest(text).sha256;
+}
+
+/**
+ * What the user typed on the last screen: the text appended (after a '*') to the text answered
+ * before, recognised by its digest; failing that, the part after the last '*'.
+ */
+export function newestInput(previous: TextDigest, text: string): string {
+  if (previous.length === 0) return text;
+  if (text[previous.length] === '*' && sameText(previous, text.slice(0, previous.length))) return text.slice(previous.length + 1);
   return text.slice(text.lastIndexOf('*') + 1);
 }

@@ -48,6 +48,10 @@ describe('booking over Africa\'s Talking USSD', () => {
     expect(row.provider_message_id).toBe(sms!.messageId);
     expect(JSON.stringify(row.params)).not.toContain(code);
 
+    // The photo-ID number typed in the session is not kept in Redis either.
+    for (const key of await t.app.redis.keys(`${t.app.config.REDIS_PREFIX}:*`)) {
+      if ((await t.app.redis.type(key)) === 'string') expect(await t.app.redis.get(key)).not.toContain(pan(1));
+    }
     // Nothing anywhere else holds the code in clear: not Redis, not the job, not the logs.
     const keys = await t.app.redis.keys('*');
     for (const key of keys) {

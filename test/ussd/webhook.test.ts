@@ -1,3 +1,4 @@
+import { digest, newestInput } from '../../src/dialogue/ussd';
 import { createDb } from '../../src/db/knex';
 import { SERVICE_CODE, startTestApp, TEST_WEBHOOK_SECRET, type TestApp } from '../support/app';
 import { pan, registration, seedCentre } from '../support/programme';
@@ -170,5 +171,16 @@ describe('the USSD webhook when our own dependencies fail', () => {
       await locker.destroy();
       await t.close();
     }
+  });
+});
+
+describe('newestInput', () => {
+  it.each([
+    ['the first answer', '', '1', '1'],
+    ['an answer appended to the previous text', '1*Asha', '1*Asha*1985', '1985'],
+    ['an answer that itself contains a star', '1*2', '1*2*ab*cd', 'ab*cd'],
+    ['a text that does not extend the previous one', '1*2', '9*8*7', '7'],
+  ])('finds %s from a digest of the previous text', (_label, previous, text, expected) => {
+    expect(newestInput(digest(previous), text)).toBe(expected);
   });
 });
