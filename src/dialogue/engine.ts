@@ -13,6 +13,8 @@ export interface DialogueContext {
   phone: string;
   language: string;
   now: Date;
+  /** Names the message being answered, where one exists (an inbound SMS), so a retried answer can be recognised. */
+  requestId?: string;
 }
 
 export interface ListItem {

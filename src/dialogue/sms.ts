@@ -85,11 +85,11 @@ export class SmsDialogue {
 
   private async answer(message: PendingSms, conversation: DialogueSession | null): Promise<Answer> {
     const command = parseSmsCommand(message.text);
-    const ctx = this.context(message.phone, message.language);
+    const ctx = this.context(message, message.language);
     switch (command.kind) {
       case 'answer':
         if (!conversation) return finished([await this.help(message.phone)]);
-        return screenAnswer(await this.engine.respond(conversation, command.text, this.context(message.phone, conversation.language)));
+        return screenAnswer(await this.engine.respond(conversation, command.text, this.context(message, conversation.language)));
       case 'book':
         return screenAnswer(await this.engine.start('sms_book', ctx, { serviceCode: this.options.serviceCode, pincode: command.pincode }));
       case 'code':
@@ -132,8 +132,8 @@ export class SmsDialogue {
     return [{ template: 'sms.cancel_not_found', params: { ref: reference.toUpperCase() } }];
   }
 
-  private context(phone: string, language: string): DialogueContext {
-    return { phone, language, now: this.now() };
+  private context(message: PendingSms, language: string): DialogueContext {
+    return { phone: message.phone, language, now: this.now(), requestId: `inbound-${message.id}` };
   }
 
   private async withLock<T>(phone: string, work: () => Promise<T>): Promise<T> {

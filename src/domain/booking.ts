@@ -248,13 +248,16 @@ export class BookingService {
     return this.appointmentQuery(this.db).where({ 'a.phone': phone, 'ap.id': appointmentId, 'ap.status': 'booked' }).first();
   }
 
-  /** A new code replaces the old one (which stops working) and goes out by SMS. */
-  async resendCode(phone: string, appointmentId: number): Promise<ResendResult> {
+  /**
+   * A new code replaces the old one (which stops working) and goes out by SMS. `requestId` names
+   * the request that asked (an inbound SMS): asked again after a crash, nothing new is minted.
+   */
+  async resendCode(phone: string, appointmentId: number, requestId?: string): Promise<ResendResult> {
+    const dedupeKey = requestId ? `resend-${requestId}` : undefined;
     return this.db.transaction(async (trx) => {
       const account = await lockAccount(trx, phone);
-      const appointment = await this.appointmentQuery(trx)
-        .where({ 'a.phone': phone, 'ap.id': appointmentId, 'ap.status': 'booked' })
-        .first();
+      if (dedupeKey && (await trx('outbound_messages').where('dedupe_key', dedupeKey).first('id'))) return { kind: 'sent' };
+      const appointment = await this.lockedLiveAppointment(trx, phone, appointmentId);
       if (!appointment) return { kind: 'not_found' };
       const since = new Date(this.clock.now().getTime() - 86_400_000);
       const [{ count }] = (await trx('outbound_messages')
@@ -277,6 +280,7 @@ export class BookingService {
         template: RESENT_CODE_TEMPLATE,
         params: codeSmsParams(appointment, account.language),
         appointmentId,
+        dedupeKey,
       });
       return { kind: 'sent' };
     });

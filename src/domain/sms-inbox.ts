@@ -66,6 +66,11 @@ function parseVax(words: string[]): SmsCommand {
   return words.length >= 3 && /^\d{4}$/.test(code) && target ? { kind: 'vax', target, code } : { kind: 'vax_usage' };
 }
 
+/** The message as kept once processed: a trailing 4-digit code masked. */
+export function withoutCode(text: string): string {
+  return text.replace(/\d{4}(\s*)$/, '****$1');
+}
+
 /** Vaccinators' commands take the exact-once path of SmsInbox.process; every other SMS is a citizen's. */
 export function isVaccinatorCommand(command: SmsCommand): boolean {
   return command.kind === 'vax' || command.kind === 'vax_usage';
@@ -123,7 +128,10 @@ export class SmsInbox {
     return this.db.transaction(async (trx) => {
       const message = await lockReceived(trx, inboundId);
       if (typeof message === 'string') return message;
-      return this.finish(trx, message, [await this.answer(trx, message)]);
+      const reply = await this.answer(trx, message);
+      // A code that was refused (wrong day, locked, not a vaccinator) still works: it must not stay readable here.
+      await trx('inbound_messages').where('id', inboundId).update({ text: withoutCode(message.text) });
+      return this.finish(trx, message, [reply]);
     });
   }
 

@@ -160,6 +160,27 @@ describe('CODE', () => {
     expect(vault.matches(appointment.reference, oldCode, appointment.code_hmac)).toBe(oldCode === newCode);
   });
 
+  it('mints one new code for one CODE message, even when its processing runs again after a crash', async () => {
+    await seedCentre(t.app, { name: 'Retry Centre', pincode: '220012' });
+    const { phone, appointments } = await bookedByUssd(['Lalita Rao'], '220012');
+    await exchange(phone, 'code', 2);
+    const inbound = await t.app.db('inbound_messages').where('phone', phone).orderBy('id', 'desc').first();
+    const resent = () => t.app.db('outbound_messages').where({ appointment_id: appointments[0].id, template: 'sms.code_resent' });
+    const before = await resent();
+    expect(before).toHaveLength(1);
+    const hmacBefore = (await t.app.db('appointments').where('id', appointments[0].id).first()).code_hmac;
+
+    // The worker died after the new code committed, before its answer was recorded: the task runs again.
+    await t.app.db('inbound_messages').where('id', inbound.id).update({ status: 'received', processed_at: null });
+    await t.app.redis.del(conversationKey(phone));
+    await t.app.taskQueue.add('inbound_sms', { kind: 'inbound_sms', payload: { inboundId: inbound.id } });
+    await eventually('the message processed again', async () =>
+      (await t.app.db('inbound_messages').where('id', inbound.id).first()).status === 'processed' ? true : undefined,
+    );
+    expect(await resent()).toEqual(before);
+    expect((await t.app.db('appointments').where('id', appointments[0].id).first()).code_hmac).toBe(hmacBefore);
+  });
+
   it('asks which booking when the mobile has several, and stops at the daily limit', async () => {
     const { session } = await seedCentre(t.app, { name: 'Limit Centre', pincode: '220003' });
     const { phone } = await bookedByUssd(['Gita Sen', 'Hari Sen'], '220003');

@@ -86,6 +86,8 @@ describe('the whole story', () => {
 
     const attempts = await t.app.db('verification_attempts').where('appointment_id', appointment.id);
     expect(attempts.map((a) => a.outcome)).toEqual(['accepted']);
+    const inbound = await t.app.db('inbound_messages').where('provider_message_id', posted.id).first();
+    expect(inbound.text).toBe(`vax 0${local.slice(0, 5)} ${local.slice(5)} ****`);
     expect(JSON.stringify(attempts)).not.toContain(code);
     expect(t.logs.join('')).not.toContain(`code is ${code}`);
   });
@@ -151,8 +153,10 @@ describe('refusals', () => {
 
   it('refuses the right code on the wrong day, and accepts it on the day', async () => {
     const { vaccinator, phone, code, appointment } = await bookedCitizen({ daysFromToday: 1 });
-    await t.incomingSms(vaccinator.phone, `VAX ${phone} ${code}`);
+    const early = await t.incomingSms(vaccinator.phone, `VAX ${phone} ${code}`);
     expect(await replyTo(vaccinator.phone)).toContain('No booking for');
+    // The refused code still works tomorrow, so it is not kept readable.
+    expect((await t.app.db('inbound_messages').where('provider_message_id', early.id).first()).text).toBe(`VAX ${phone} ****`);
     t.at.reset();
     t.clock.advanceDays(1);
     try {

@@ -53,7 +53,7 @@ export function smsBindings(booking: BookingService, rules: { maxResendsPerDay: 
     smsResendCode: async (vars, ctx) => {
       const appointment = await booking.appointmentFor(ctx.phone, id(vars, 'appointmentId'));
       if (!appointment) return { outcome: 'gone' };
-      const result = await booking.resendCode(ctx.phone, appointment.id);
+      const result = await booking.resendCode(ctx.phone, appointment.id, ctx.requestId);
       if (result.kind === 'not_found') return { outcome: 'gone' };
       return { outcome: result.kind, vars: { memberName: appointment.memberName, perDay: String(rules.maxResendsPerDay) } };
     },
