@@ -123,6 +123,7 @@ const cases: InboundCase[] = [
 
   sms(`${SMS}&date=2017-05-03T06%3A04%3A45Z&from=%2B254791541111`, smsValue(new Date('2017-05-03T06:04:45Z')), 'ISO date'),
   sms(`${SMS}&date=2017-05-03 06%3A04%3A45&from=%2B254791541111`, smsValue(new Date('2017-05-03T06:04:45Z')), 'date with a space'),
+  sms(`${SMS.replace('text=Msg', 'text=Ms%00g')}&date=2017-05-03T06%3A04%3A45Z&from=%2B254791541111`, smsValue(new Date('2017-05-03T06:04:45Z')), 'a NUL character, which PostgreSQL cannot store, dropped'),
   sms(`${SMS}&date=yesterday&from=%2B254791541111`, error("date is not a date: 'yesterday'"), 'bad date'),
   sms(`${SMS}&date=2017-02-30 06%3A04%3A45&from=%2B254791541111`, error("date is not a date: '2017-02-30 06:04:45'"), 'impossible date'),
   sms(`${SMS}&date=2017-05-03T06%3A04%3A45Z&from=hello`, error("from is not a phone number: 'hello'"), 'bad sender'),

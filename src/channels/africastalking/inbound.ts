@@ -51,10 +51,13 @@ export function formatUssdReply(reply: UssdReply): string {
 
 // ---- field schemas: every error message names the field and, where useful, quotes the value ----
 
+/** PostgreSQL cannot store a NUL character: it is dropped here rather than failing the callback later. */
 function text(field: string) {
-  return z.string({
-    error: (issue) => (issue.input === undefined ? `${field} is missing` : `${field} is not a single text value`),
-  });
+  return z
+    .string({
+      error: (issue) => (issue.input === undefined ? `${field} is missing` : `${field} is not a single text value`),
+    })
+    .overwrite((value) => value.replaceAll('\u0000', ''));
 }
 
 function requiredText(field: string) {
