@@ -141,8 +141,15 @@ export async function createApp(config: Config, options: AppOptions = {}) {
     metrics,
     routers,
     health: async () => ({
-      database: await db.raw('SELECT 1').then(() => 'ok' as const, (e: Error) => e.message),
-      redis: await redis.ping().then(() => 'ok' as const, (e: Error) => e.message),
+      // The reason goes to the log, not to whoever asks.
+      database: await db.raw('SELECT 1').then(
+        () => 'ok' as const,
+        (e: Error) => (logger.error({ err: e }, 'health: database down'), 'down'),
+      ),
+      redis: await redis.ping().then(
+        () => 'ok' as const,
+        (e: Error) => (logger.error({ err: e }, 'health: redis down'), 'down'),
+      ),
     }),
   });
 

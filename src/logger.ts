@@ -15,9 +15,9 @@ export function redactUrl(url: string): string {
   return url.replace(/([?&](?:key|apiKey|token)=)[^&]*/gi, '$1[redacted]');
 }
 
+// Only a top-level `code` field: `err.code` (ECONNREFUSED, SQL states) must stay readable.
 const REDACTED_PATHS = [
   'code',
-  '*.code',
   'apiKey',
   '*.apiKey',
   'headers.apikey',

@@ -12,10 +12,6 @@ export function addDays(day: string, days: number): string {
   return date.toISOString().slice(0, 10);
 }
 
-export function daysBetween(from: string, to: string): number {
-  return Math.round((Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / 86_400_000);
-}
-
 /** Names per language; a language without `weekdays` shows a short day without one. */
 const NAMES: Record<string, { weekdays?: string[]; months: string[]; longMonths: string[] }> = {
   en: {

@@ -93,18 +93,19 @@ export class OutboundService {
    * (delivered, failed) is never replaced by an intermediate one. Unknown ids change nothing.
    */
   async recordDelivery(report: { providerMessageId: string; status: string; final: boolean; failureReason?: string; delivered: boolean }): Promise<boolean> {
-    const query = this.db('outbound_messages').where('provider_message_id', report.providerMessageId);
-    const found = await query.clone().first('id', 'delivery_final');
-    if (!found) return false;
-    if (found.delivery_final && !report.final) return true;
-    await query.update({
-      delivery_status: report.status,
-      delivery_final: report.final,
-      failure_reason: report.failureReason ?? null,
-      delivered_at: report.delivered ? this.db.fn.now() : null,
-      delivery_reported_at: this.db.fn.now(),
-      updated_at: this.db.fn.now(),
-    });
-    return true;
+    const updated = await this.db('outbound_messages')
+      .where('provider_message_id', report.providerMessageId)
+      // In the UPDATE itself, so two reports arriving together cannot put an intermediate status over a final one.
+      .andWhere((q) => (report.final ? q : q.where('delivery_final', false)))
+      .update({
+        delivery_status: report.status,
+        delivery_final: report.final,
+        failure_reason: report.failureReason ?? null,
+        delivered_at: report.delivered ? this.db.fn.now() : null,
+        delivery_reported_at: this.db.fn.now(),
+        updated_at: this.db.fn.now(),
+      });
+    if (updated > 0) return true;
+    return (await this.db('outbound_messages').where('provider_message_id', report.providerMessageId).first('id')) !== undefined;
   }
 }

@@ -206,9 +206,11 @@ export class ProgrammeService {
 
   async createCentre(input: NewCentre): Promise<Centre> {
     const centre = parseInput(newCentreSchema, input);
-    const [row] = await this.db<CentreRow>('centres')
-      .insert({ ...centre, timezone: centre.timezone ?? this.options.defaultTimezone })
-      .returning('*');
+    const timezone = centre.timezone ?? this.options.defaultTimezone;
+    // Node and PostgreSQL know slightly different zone lists; "today" at the centre is decided in SQL.
+    const known = await this.db('pg_timezone_names').where('name', timezone).first('name');
+    if (!known) throw new ProgrammeError('invalid', `timezone must be an IANA time zone such as Asia/Kolkata`, [{ path: 'timezone', message: `unknown time zone '${timezone}'` }]);
+    const [row] = await this.db<CentreRow>('centres').insert({ ...centre, timezone }).returning('*');
     return toCentre(row!);
   }
 

@@ -130,11 +130,12 @@ export class VaccinationService {
 
   /** An operator lifts a lock after checking who is asking; the attempts start again from zero. */
   async unlock(appointmentId: number): Promise<UnlockResult> {
-    const row = await this.db('appointments').where('id', appointmentId).first('locked_at');
-    if (!row) return { kind: 'not_found' };
-    if (!row.locked_at) return { kind: 'not_locked' };
-    await this.db('appointments').where('id', appointmentId).update({ locked_at: null, failed_attempts: 0, updated_at: this.db.fn.now() });
-    return { kind: 'unlocked' };
+    const unlocked = await this.db('appointments')
+      .where('id', appointmentId)
+      .whereNotNull('locked_at')
+      .update({ locked_at: null, failed_attempts: 0, updated_at: this.db.fn.now() });
+    if (unlocked > 0) return { kind: 'unlocked' };
+    return (await this.db('appointments').where('id', appointmentId).first('id')) ? { kind: 'not_locked' } : { kind: 'not_found' };
   }
 
   /**
@@ -183,7 +184,7 @@ export class VaccinationService {
   private async wrongCode(trx: Tx, request: VerifyRequest, vaccinator: Vaccinator, unlocked: Candidate[]): Promise<VerifyResult> {
     const max = this.rules.maxAttemptsPerAppointment;
     const now = this.clock.now();
-    let attemptsLeft = max;
+    const left: number[] = [];
     for (const candidate of unlocked) {
       const [row] = await trx('appointments')
         .where('id', candidate.id)
@@ -193,10 +194,12 @@ export class VaccinationService {
           updated_at: now,
         })
         .returning('failed_attempts');
-      attemptsLeft = Math.min(attemptsLeft, Math.max(0, max - row.failed_attempts));
+      left.push(Math.max(0, max - row.failed_attempts));
     }
-    const result: VerifyResult = attemptsLeft === 0 ? { kind: 'locked' } : { kind: 'wrong_code', attemptsLeft };
-    await this.audit(trx, request, vaccinator, unlocked[0], { kind: 'wrong_code', attemptsLeft });
+    // "Locked" only when no appointment the code could be for is still open.
+    const open = left.filter((n) => n > 0);
+    const result: VerifyResult = open.length === 0 ? { kind: 'locked' } : { kind: 'wrong_code', attemptsLeft: Math.min(...open) };
+    await this.audit(trx, request, vaccinator, unlocked[0], { kind: 'wrong_code', attemptsLeft: result.kind === 'wrong_code' ? result.attemptsLeft : 0 });
     return result;
   }
 

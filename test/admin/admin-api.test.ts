@@ -87,6 +87,7 @@ const cases: Case[] = [
   { label: 'centre: 5-digit pincode is 400 naming pincode', method: 'POST', path: '/centres', body: { ...centre, pincode: '11001' }, status: 400, expected: invalid('pincode') },
   { label: 'centre: numeric pincode is 400 naming pincode', method: 'POST', path: '/centres', body: { ...centre, pincode: 110001 }, status: 400, expected: invalid('pincode') },
   { label: 'centre: unknown time zone is 400 naming timezone', method: 'POST', path: '/centres', body: { ...centre, timezone: 'Mars/Olympus' }, status: 400, expected: invalid('timezone') },
+  { label: 'centre: a zone Node knows but PostgreSQL does not is 400', method: 'POST', path: '/centres', body: { ...centre, timezone: 'US/Pacific-New' }, status: 400, expected: invalid('timezone') },
   { label: 'centre: UTC offset is not an IANA zone', method: 'POST', path: '/centres', body: { ...centre, timezone: '+05:30' }, status: 400, expected: invalid('timezone') },
   { label: 'centre: missing name is 400 naming name', method: 'POST', path: '/centres', body: { ...centre, name: undefined }, status: 400, expected: invalid('name') },
   { label: 'centre: 61-character name is 400', method: 'POST', path: '/centres', body: { ...centre, name: 'x'.repeat(61) }, status: 400, expected: invalid('name') },
