@@ -143,6 +143,25 @@ describe('refusals', () => {
     expect(await replyTo(vaccinator.phone)).toContain('ACCEPTED');
   });
 
+  it('counts a wrong code against every family member it could be for, and says "locked" only when all are', async () => {
+    const first = await bookedCitizen();
+    const end = (await t.converse(`ATUid_family_lock_${first.n}`, first.phone, ['1', '2', 'Other Member', '1990', '2', '2', pan(9000 + first.n), first.centre.pincode, '1', '1', '1'])).at(-1)!;
+    expect(end).toMatch(/^END Booked: Other Member/);
+    const second = await t.app.db('appointments').orderBy('id', 'desc').first();
+    const secondSms = await eventually('the second code', async () => t.at.sent.find((s) => s.to === first.phone));
+    const secondCode = /security code is (\d{4})/.exec(secondSms.message)![1]!;
+    t.at.reset();
+    await t.app.db('appointments').where('id', first.appointment.id).update({ failed_attempts: 4 });
+
+    const guess = ['0000', '0001', '0002'].find((c) => c !== first.code && c !== secondCode)!;
+    await t.incomingSms(first.vaccinator.phone, `VAX ${first.phone} ${guess}`);
+    // The first member locks with this wrong code; the second still has 4 tries, so the answer is not "locked".
+    expect(await replyTo(first.vaccinator.phone)).toBe(`Tika: WRONG CODE for ${first.phone}. 4 attempt(s) left. Nothing recorded.`);
+    const [a, b] = await Promise.all([first.appointment.id, second.id].map((id) => t.app.db('appointments').where('id', id).first()));
+    expect(a.locked_at).not.toBeNull();
+    expect(b).toMatchObject({ failed_attempts: 1, locked_at: null });
+  });
+
   it('refuses the right code from a vaccinator of another centre', async () => {
     const booked = await bookedCitizen();
     const other = await bookedCitizen();
