@@ -55,16 +55,18 @@ export class UssdDialogue {
 
   /** Always resolves with a screen: failures and slowness become an END screen that says what to do. */
   async handle(hop: InboundUssd): Promise<UssdReply> {
+    // Filled in as soon as the caller's language is known, so even a failure answers in it.
+    const caller = { language: 'en' };
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<UssdReply>((resolve) => {
       timer = setTimeout(() => {
         this.logger.warn({ sessionId: hop.sessionId, deadlineMs: this.options.deadlineMs }, 'ussd hop over deadline');
-        resolve(this.fallback('error.timeout'));
+        resolve(this.fallback('error.timeout', caller.language));
       }, this.options.deadlineMs);
     });
-    const work = this.handleLocked(hop).catch((error: unknown) => {
+    const work = this.handleLocked(hop, caller).catch((error: unknown) => {
       this.logger.error({ err: error, sessionId: hop.sessionId }, 'ussd hop failed');
-      return this.fallback('error.internal');
+      return this.fallback('error.internal', caller.language);
     });
     try {
       return await Promise.race([work, deadline]);
@@ -73,22 +75,23 @@ export class UssdDialogue {
     }
   }
 
-  private async handleLocked(hop: InboundUssd): Promise<UssdReply> {
+  private async handleLocked(hop: InboundUssd, caller: { language: string }): Promise<UssdReply> {
     const lockKey = this.key('lock', hop.sessionId);
     if (!(await this.acquire(lockKey))) {
       // The same hop is being answered already (the provider resent it): give that answer if it is ready.
       const stored = await this.load(hop.sessionId);
-      return stored && sameText(stored.lastText, hop.text) ? stored.lastReply : this.fallback('error.busy');
+      return stored && sameText(stored.lastText, hop.text) ? stored.lastReply : this.fallback('error.busy', stored?.dialogue.language);
     }
     try {
-      return await this.answer(hop);
+      return await this.answer(hop, caller);
     } finally {
       await this.redis.del(lockKey);
     }
   }
 
-  private async answer(hop: InboundUssd): Promise<UssdReply> {
+  private async answer(hop: InboundUssd, caller: { language: string }): Promise<UssdReply> {
     const stored = await this.load(hop.sessionId);
+    if (stored) caller.language = stored.dialogue.language;
     if (stored && sameText(stored.lastText, hop.text)) return stored.lastReply;
     if (!stored && hop.text !== '') {
       return { end: true, text: this.catalogue.render(await this.languageFor(hop.phone), 'error.session_expired') };
@@ -155,8 +158,8 @@ export class UssdDialogue {
     }
   }
 
-  private fallback(key: string): UssdReply {
-    return { end: true, text: this.catalogue.render('en', key) };
+  private fallback(key: string, language = 'en'): UssdReply {
+    return { end: true, text: this.catalogue.render(language, key) };
   }
 
   private async acquire(lockKey: string): Promise<boolean> {

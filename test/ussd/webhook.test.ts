@@ -167,6 +167,14 @@ describe('the USSD webhook when our own dependencies fail', () => {
       expect(Date.now() - started).toBeLessThan(2000);
       expect(reply.body).toMatch(/^END Sorry, this is taking too long\. Please dial again\./);
       await trx.rollback();
+
+      // A caller who chose Hindi is told in Hindi.
+      await t.converse('ATUid_slow_hi', '+919812345611', ['2']);
+      const again = await locker.transaction();
+      await again.raw('LOCK TABLE accounts IN ACCESS EXCLUSIVE MODE');
+      const hindi = await t.ussd('ATUid_slow_hi', '+919812345611', '2*1');
+      expect(hindi.body).toBe(`END ${t.app.catalogue.render('hi', 'error.timeout')}`);
+      await again.rollback();
     } finally {
       await locker.destroy();
       await t.close();
