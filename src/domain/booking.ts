@@ -245,7 +245,7 @@ export class BookingService {
   }
 
   async appointmentFor(phone: string, appointmentId: number): Promise<AppointmentView | undefined> {
-    return this.appointmentQuery(this.db).where({ 'a.phone': phone, 'ap.id': appointmentId, 'ap.status': 'booked' }).first();
+    return this.liveAppointmentOf(this.db, phone, appointmentId).first();
   }
 
   /**
@@ -332,7 +332,7 @@ export class BookingService {
 
   /** Sessions an appointment could move to: same rules as booking it, other than the one it holds. */
   async rescheduleOptions(phone: string, appointmentId: number): Promise<SessionOption[]> {
-    const appointment = await this.appointmentQuery(this.db).where({ 'a.phone': phone, 'ap.id': appointmentId, 'ap.status': 'booked' }).first();
+    const appointment = await this.appointmentFor(phone, appointmentId);
     if (!appointment) return [];
     const eligibility = await this.eligibilityFor(this.db, appointment);
     if (!eligibility) return [];
@@ -351,7 +351,12 @@ export class BookingService {
   }
 
   private async lockedLiveAppointment(trx: Tx, phone: string, appointmentId: number): Promise<AppointmentView | undefined> {
-    return this.appointmentQuery(trx).where({ 'a.phone': phone, 'ap.id': appointmentId, 'ap.status': 'booked' }).forUpdate('ap').first();
+    return this.liveAppointmentOf(trx, phone, appointmentId).forUpdate('ap').first();
+  }
+
+  /** A booked (not yet vaccinated, cancelled or missed) appointment of a member of this mobile. */
+  private liveAppointmentOf(db: Db | Tx, phone: string, appointmentId: number) {
+    return this.appointmentQuery(db).where({ 'a.phone': phone, 'ap.id': appointmentId, 'ap.status': 'booked' });
   }
 
   private async isFull(db: Db | Tx, sessionId: number): Promise<boolean> {
