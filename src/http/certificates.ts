@@ -107,15 +107,16 @@ function layout(title: string, body: string): string {
 function fields(claims: CertificateClaims): [string, string | number][] {
   const { centre } = claims;
   return [
-    ['Name', claims.name],
-    ['Year of birth', claims.birthYear],
-    ['Photo ID', `${claims.idType} ${claims.idMasked}`],
-    ['Vaccine', claims.vaccine],
-    ['Dose', claims.dose],
-    ['Date', claims.date],
-    ['Centre', `${centre.name}, ${centre.district}, ${centre.state} ${centre.pincode}`],
-    ['Vaccinator', claims.vaccinator],
-    ['Certificate ID', claims.certificateId],
+    // Labels in English and Hindi: the page is opened from an SMS in either language.
+    ['Name / नाम', claims.name],
+    ['Year of birth / जन्म वर्ष', claims.birthYear],
+    ['Photo ID / पहचान पत्र', `${claims.idType} ${claims.idMasked}`],
+    ['Vaccine / टीका', claims.vaccine],
+    ['Dose / डोज', claims.dose],
+    ['Date / तारीख', claims.date],
+    ['Centre / केंद्र', `${centre.name}, ${centre.district}, ${centre.state} ${centre.pincode}`],
+    ['Vaccinator / टीकाकर्मी', claims.vaccinator],
+    ['Certificate ID / प्रमाणपत्र संख्या', claims.certificateId],
   ];
 }
 
@@ -127,7 +128,7 @@ async function certificatePage(certificate: IssuedCertificate): Promise<string> 
     .join('\n');
   return layout(
     'Vaccination certificate',
-    `<h1>Vaccination certificate</h1>
+    `<h1>Vaccination certificate<br>टीकाकरण प्रमाणपत्र</h1>
 <dl>
 ${rows}
 </dl>
