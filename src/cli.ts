@@ -1,7 +1,10 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { loadConfig } from './config';
 import { createDb, type Db } from './db/knex';
+import { systemClock } from './domain/clock';
+import { CodeVault } from './domain/codes';
 import { ProgrammeError, ProgrammeService } from './domain/programme';
+import { VaccinationService } from './domain/vaccination';
 
 /** Operator CLI: `tsx src/cli.ts <command>`. Talks to DATABASE_URL through ProgrammeService. */
 
@@ -39,14 +42,18 @@ function printList<Row extends { [K in keyof Row]: Cell }>(rows: readonly Row[],
 }
 
 /** Runs one command against a fresh connection pool and always closes it. */
-async function withProgramme(work: (programme: ProgrammeService) => Promise<void>): Promise<void> {
+async function withDb(work: (db: Db, config: ReturnType<typeof loadConfig>) => Promise<void>): Promise<void> {
   const config = loadConfig();
   const db: Db = createDb(config.DATABASE_URL, { max: 2 });
   try {
-    await work(new ProgrammeService(db, { defaultTimezone: config.TIMEZONE, defaultCountry: config.DEFAULT_COUNTRY }));
+    await work(db, config);
   } finally {
     await db.destroy();
   }
+}
+
+function withProgramme(work: (programme: ProgrammeService) => Promise<void>): Promise<void> {
+  return withDb((db, config) => work(new ProgrammeService(db, { defaultTimezone: config.TIMEZONE, defaultCountry: config.DEFAULT_COUNTRY })));
 }
 
 export function buildCli(): Command {
@@ -121,6 +128,19 @@ export function buildCli(): Command {
     .option('--json', 'one JSON object per line')
     .action((options: { centre?: number } & OutputOptions) =>
       withProgramme(async (programme) => printList(await programme.listVaccinators({ centreId: options.centre }), options)),
+    );
+
+  program
+    .command('appointments:unlock')
+    .description('unlock an appointment locked after too many wrong codes (check the citizen first)')
+    .argument('<id>', 'appointment id', integer)
+    .action((id: number) =>
+      withDb(async (db, config) => {
+        const result = await new VaccinationService(db, new CodeVault(config.CODE_SECRET), systemClock).unlock(id);
+        if (result.kind === 'not_found') throw new ProgrammeError('not_found', `appointment ${id} does not exist`);
+        if (result.kind === 'not_locked') throw new ProgrammeError('conflict', `appointment ${id} is not locked`);
+        console.log(JSON.stringify({ id, unlocked: true }));
+      }),
     );
 
   return program;
