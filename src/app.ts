@@ -105,8 +105,7 @@ export async function createApp(config: Config, options: AppOptions = {}) {
   const smsEngine = new DialogueEngine(selectFlows(flows, isSmsFlow), catalogue, bindings, SMS_SCREEN_LIMITS, 'sms.too_many_attempts');
   /** A registered vaccinator dialling the service code gets the vaccinator menu. */
   const ussdEntry = async (phone: string) => {
-    const language = await languageOf(db, phone);
-    const vaccinator = await vaccination.activeVaccinator(phone);
+    const [language, vaccinator] = await Promise.all([languageOf(db, phone), vaccination.activeVaccinator(phone)]);
     return vaccinator ? { flow: 'vaccinator', language, vars: { centre: vaccinator.centreName } } : { flow: 'citizen', language };
   };
   const ussd = new UssdDialogue(

@@ -114,9 +114,8 @@ export class UssdDialogue {
 
   /** A new dial: the flow for this phone, unless a dropped session can be continued. */
   private async begin(phone: string) {
-    const entry = await this.entry(phone);
+    const [entry, dropped] = await Promise.all([this.entry(phone), this.redis.get(this.key('resume', phone))]);
     const started = await this.engine.start(entry.flow, this.context(phone, entry.language), entry.vars);
-    const dropped = await this.redis.get(this.key('resume', phone));
     if (!dropped) return started;
     const resumable = JSON.parse(dropped) as DialogueSession;
     return { session: started.session, resumable, screen: this.resumeScreen(resumable.language) };
