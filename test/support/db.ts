@@ -10,8 +10,9 @@ export function testDatabaseUrl(): string {
   return `${base}_${workerSuffix()}`;
 }
 
+/** TEST_REDIS_PREFIX lets two checkouts run their suites side by side on one Redis. */
 export function testRedisPrefix(): string {
-  return `tikatest${workerSuffix()}`;
+  return `${process.env.TEST_REDIS_PREFIX ?? 'tikatest'}${workerSuffix()}`;
 }
 
 const TABLES_TO_KEEP = new Set(['knex_migrations', 'knex_migrations_lock']);
