@@ -133,7 +133,7 @@ export async function createApp(config: Config, options: AppOptions = {}) {
     '/webhooks/africastalking': africasTalkingWebhooks({ db, ussd, inbox, outbound, logger, webhookSecret: config.WEBHOOK_SECRET, metrics }),
     '/admin': adminRouter({ programme, vaccination, adminToken: config.ADMIN_TOKEN, logger }),
     '/': certificateRouter({ certificates, signer }),
-    ...(config.NODE_ENV === 'production' ? {} : { '/dev': devRouter({ db, defaultCountry: config.DEFAULT_COUNTRY }) }),
+    ...(config.developmentSandbox ? { '/dev': devRouter({ db, defaultCountry: config.DEFAULT_COUNTRY }) } : {}),
   };
   const http = createHttpApp({
     logger,
