@@ -17,7 +17,7 @@ import { UssdDialogue } from './dialogue/ussd';
 import { isKnownMobile, languageOf, setLanguage } from './domain/accounts';
 import { BookingService, DEFAULT_BOOKING_RULES } from './domain/booking';
 import { systemClock, type Clock } from './domain/clock';
-import { CodeVault } from './domain/codes';
+import { CodeVault, deriveKey } from './domain/codes';
 import { CertificateService, CertificateSigner } from './domain/certificates';
 import { OutboundService } from './domain/outbound';
 import { markTaskDone, relayTaskBatch, requeueStuck } from './domain/outbox';
@@ -113,7 +113,7 @@ export async function createApp(config: Config, options: AppOptions = {}) {
     catalogue,
     redis,
     ussdEntry,
-    { ttlSeconds: config.USSD_SESSION_TTL_SECONDS, resumeSeconds: config.USSD_RESUME_SECONDS, deadlineMs: config.USSD_DEADLINE_MS, keyPrefix: config.REDIS_PREFIX },
+    { ttlSeconds: config.USSD_SESSION_TTL_SECONDS, resumeSeconds: config.USSD_RESUME_SECONDS, deadlineMs: config.USSD_DEADLINE_MS, keyPrefix: config.REDIS_PREFIX, textKey: deriveKey(config.CODE_SECRET, 'ussd-text') },
     logger,
     () => clock.now(),
   );
