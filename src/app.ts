@@ -78,6 +78,7 @@ export async function createApp(config: Config, options: AppOptions = {}) {
   const inbox = new SmsInbox(db, vaccination, { defaultCountry: config.DEFAULT_COUNTRY, serviceCode: config.USSD_SERVICE_CODE });
   const signer = await CertificateSigner.load({
     privateKeyPem: config.CERT_PRIVATE_KEY?.replace(/\\n/g, '\n'),
+    previousPublicKeys: config.CERT_PREVIOUS_PUBLIC_KEYS,
     dataDir: config.DATA_DIR,
     production: config.NODE_ENV === 'production',
   });

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parsePublicJwks } from './domain/certificates';
 import { isTimeZone } from './domain/dates';
 
 /**
@@ -79,6 +80,17 @@ const schema = z
     USSD_SERVICE_CODE: z.string().regex(/^\*[0-9*]+#$/, 'a USSD code such as *384*1234#').default('*384*1234#'),
     /** Ed25519 private key (PKCS#8 PEM) that signs certificates; generated into DATA_DIR outside production. */
     CERT_PRIVATE_KEY: z.string().optional(),
+    /** Public keys of retired signing keys, still published and accepted: a JSON array of Ed25519 JWKs. */
+    CERT_PREVIOUS_PUBLIC_KEYS: z
+      .string()
+      .optional()
+      .superRefine((value, ctx) => {
+        try {
+          parsePublicJwks(value ?? '');
+        } catch (error) {
+          ctx.addIssue({ code: 'custom', message: (error as Error).message });
+        }
+      }),
     DATA_DIR: z.string().default('data'),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })

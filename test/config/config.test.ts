@@ -10,6 +10,7 @@ const SECRETS = {
 };
 const PRODUCTION = { NODE_ENV: 'production', SMS_PROVIDER: 'africastalking', AT_API_KEY: 'atsk_live_key_0123456789', CERT_PRIVATE_KEY: 'pem', ...SECRETS };
 const DEV = { NODE_ENV: 'development' };
+const OLD_KEY = { kty: 'OKP', crv: 'Ed25519', x: 'eQoEIdW4HaUqq8y8EPMcyuWNh4mdUH0PafWg2nCsVEk' };
 const PUBLISHED = { WEBHOOK_SECRET: 'dev-webhook-secret', ADMIN_TOKEN: 'dev-admin-token', CODE_SECRET: 'dev-code-secret-change-me-in-production' };
 
 /** The variables a ConfigError names, or 'starts' when the configuration is accepted. */
@@ -79,6 +80,11 @@ describe('configuration', () => {
     ['test with africastalking and secrets of its own (the test suite)', { NODE_ENV: 'test', SMS_PROVIDER: 'africastalking', AT_API_KEY: 'k'.repeat(20), ...SECRETS }, 'starts'],
     ['development sandbox with explicit equal secrets', { ...DEV, ADMIN_TOKEN: SECRETS.WEBHOOK_SECRET, WEBHOOK_SECRET: SECRETS.WEBHOOK_SECRET }, ['ADMIN_TOKEN']],
     ['africastalking without its API key', { ...PRODUCTION, AT_API_KEY: '' }, ['AT_API_KEY']],
+    ['retired certificate keys as a JSON array of JWKs', { ...PRODUCTION, CERT_PREVIOUS_PUBLIC_KEYS: JSON.stringify([OLD_KEY]) }, 'starts'],
+    ['retired certificate keys as a published JWKS', { ...PRODUCTION, CERT_PREVIOUS_PUBLIC_KEYS: JSON.stringify({ keys: [{ ...OLD_KEY, kid: 'k', use: 'sig' }] }) }, 'starts'],
+    ['retired certificate keys that are not JSON', { ...PRODUCTION, CERT_PREVIOUS_PUBLIC_KEYS: '-----BEGIN PUBLIC KEY-----' }, ['CERT_PREVIOUS_PUBLIC_KEYS']],
+    ['a retired certificate key with its private part', { ...PRODUCTION, CERT_PREVIOUS_PUBLIC_KEYS: JSON.stringify([{ ...OLD_KEY, d: OLD_KEY.x }]) }, ['CERT_PREVIOUS_PUBLIC_KEYS']],
+    ['a retired certificate key that is not Ed25519', { ...PRODUCTION, CERT_PREVIOUS_PUBLIC_KEYS: JSON.stringify([{ kty: 'RSA', n: 'x', e: 'AQAB' }]) }, ['CERT_PREVIOUS_PUBLIC_KEYS']],
     ['a bad variable and missing secrets are named together', { PORT: 'eighty' }, ['ADMIN_TOKEN', 'CERT_PRIVATE_KEY', 'CODE_SECRET', 'PORT', 'SMS_PROVIDER', 'WEBHOOK_SECRET']],
   ])('%s', (_label, env, expected) => {
     expect(outcome(env)).toEqual(expected);
