@@ -102,7 +102,7 @@ const ALG = 'EdDSA';
 interface VerificationKey {
   kid: string;
   jwk: JWK;
-  key: CryptoKey;
+  key: Awaited<ReturnType<typeof importJWK>>;
 }
 
 /**
@@ -162,7 +162,7 @@ export class CertificateSigner {
 async function verificationKey(jwk: JWK): Promise<VerificationKey> {
   if (jwk.crv !== 'Ed25519' || !jwk.x) throw new Error('CERT_PRIVATE_KEY must be an Ed25519 private key');
   const publicJwk: JWK = { kty: 'OKP', crv: 'Ed25519', x: jwk.x };
-  return { kid: await calculateJwkThumbprint(publicJwk, 'sha256'), jwk: publicJwk, key: await importJWK(publicJwk, ALG) as CryptoKey };
+  return { kid: await calculateJwkThumbprint(publicJwk, 'sha256'), jwk: publicJwk, key: await importJWK(publicJwk, ALG) };
 }
 
 const publicJwk = z
