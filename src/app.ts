@@ -17,7 +17,7 @@ import { UssdDialogue } from './dialogue/ussd';
 import { isKnownMobile, languageOf, setLanguage } from './domain/accounts';
 import { BookingService, DEFAULT_BOOKING_RULES } from './domain/booking';
 import { systemClock, type Clock } from './domain/clock';
-import { CodeVault } from './domain/codes';
+import { CodeVault, deriveKey } from './domain/codes';
 import { CertificateService, CertificateSigner } from './domain/certificates';
 import { OutboundService } from './domain/outbound';
 import { markTaskDone, relayTaskBatch, requeueStuck } from './domain/outbox';
@@ -78,6 +78,7 @@ export async function createApp(config: Config, options: AppOptions = {}) {
   const inbox = new SmsInbox(db, vaccination, { defaultCountry: config.DEFAULT_COUNTRY, serviceCode: config.USSD_SERVICE_CODE });
   const signer = await CertificateSigner.load({
     privateKeyPem: config.CERT_PRIVATE_KEY?.replace(/\\n/g, '\n'),
+    previousPublicKeys: config.CERT_PREVIOUS_PUBLIC_KEYS,
     dataDir: config.DATA_DIR,
     production: config.NODE_ENV === 'production',
   });
@@ -113,7 +114,7 @@ export async function createApp(config: Config, options: AppOptions = {}) {
     catalogue,
     redis,
     ussdEntry,
-    { ttlSeconds: config.USSD_SESSION_TTL_SECONDS, resumeSeconds: config.USSD_RESUME_SECONDS, deadlineMs: config.USSD_DEADLINE_MS, keyPrefix: config.REDIS_PREFIX },
+    { ttlSeconds: config.USSD_SESSION_TTL_SECONDS, resumeSeconds: config.USSD_RESUME_SECONDS, deadlineMs: config.USSD_DEADLINE_MS, keyPrefix: config.REDIS_PREFIX, textKey: deriveKey(config.CODE_SECRET, 'ussd-text') },
     logger,
     () => clock.now(),
   );
@@ -133,7 +134,7 @@ export async function createApp(config: Config, options: AppOptions = {}) {
     '/webhooks/africastalking': africasTalkingWebhooks({ db, ussd, inbox, outbound, logger, webhookSecret: config.WEBHOOK_SECRET, metrics }),
     '/admin': adminRouter({ programme, vaccination, adminToken: config.ADMIN_TOKEN, logger }),
     '/': certificateRouter({ certificates, signer }),
-    ...(config.NODE_ENV === 'production' ? {} : { '/dev': devRouter({ db, defaultCountry: config.DEFAULT_COUNTRY }) }),
+    ...(config.developmentSandbox ? { '/dev': devRouter({ db, defaultCountry: config.DEFAULT_COUNTRY }) } : {}),
   };
   const http = createHttpApp({
     logger,

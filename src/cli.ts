@@ -2,6 +2,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { loadConfig } from './config';
 import { createDb, type Db } from './db/knex';
 import { systemClock } from './domain/clock';
+import { generateSigningKey } from './domain/certificates';
 import { CodeVault } from './domain/codes';
 import { ProgrammeError, ProgrammeService } from './domain/programme';
 import { VaccinationService } from './domain/vaccination';
@@ -142,6 +143,18 @@ export function buildCli(): Command {
         console.log(JSON.stringify({ id, unlocked: true }));
       }),
     );
+
+  program
+    .command('keys:generate')
+    .description('print a new Ed25519 certificate signing key for CERT_PRIVATE_KEY, and its public key for CERT_PREVIOUS_PUBLIC_KEYS')
+    .action(async () => {
+      // Needs no configuration and no database: run it anywhere, keep the output secret.
+      const { privateKeyLine, publicJwk } = await generateSigningKey();
+      console.log(`# Ed25519 certificate signing key, kid ${publicJwk.kid}. Set it as CERT_PRIVATE_KEY (keep it secret):`);
+      console.log(`CERT_PRIVATE_KEY='${privateKeyLine}'`);
+      console.log('# Its public key, in the form CERT_PREVIOUS_PUBLIC_KEYS takes (add it there when this key is retired):');
+      console.log(JSON.stringify([publicJwk]));
+    });
 
   return program;
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parsePublicJwks } from './domain/certificates';
 import { isTimeZone } from './domain/dates';
 
 /**
@@ -6,6 +7,7 @@ import { isTimeZone } from './domain/dates';
  * A bad value stops the process with a message that names the variable.
  */
 
+/** Published in the README: usable only by an explicit development sandbox, refused anywhere else. */
 const DEV_SECRETS = {
   WEBHOOK_SECRET: 'dev-webhook-secret',
   ADMIN_TOKEN: 'dev-admin-token',
@@ -13,12 +15,16 @@ const DEV_SECRETS = {
 } as const;
 type SecretName = keyof typeof DEV_SECRETS;
 const SECRET_NAMES = Object.keys(DEV_SECRETS) as SecretName[];
+const PUBLISHED_VALUES = new Set<string>(Object.values(DEV_SECRETS));
+/** No two of these may be equal: one leaked (a callback URL in a telco's logs) must not open another. */
+const DISTINCT_SECRETS = [...SECRET_NAMES, 'AT_API_KEY'] as const;
 
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 
 const schema = z
   .object({
-    NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+    // Unset means production: development defaults need an explicit NODE_ENV=development or test.
+    NODE_ENV: z.enum(['development', 'test', 'production']).default('production'),
     PORT: z.coerce.number().int().min(0).max(65535).default(3000),
     DATABASE_URL: z.string().url().default('postgres://postgres@127.0.0.1:5432/tika'),
     REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
@@ -27,6 +33,8 @@ const schema = z
       .regex(/^[a-zA-Z0-9_-]+$/, 'letters, digits, _ and - only')
       .default('tika'),
     SMS_PROVIDER: z.enum(['sandbox', 'africastalking']).default('sandbox'),
+    /** Lets a production-mode demo run on the sandbox provider (messages never leave the machine). */
+    ALLOW_SANDBOX_IN_PRODUCTION: z.enum(['true', 'false']).default('false'),
     AT_USERNAME: z.string().default('sandbox'),
     AT_API_KEY: z.string().default(''),
     AT_SENDER_ID: z.string().default(''),
@@ -72,6 +80,17 @@ const schema = z
     USSD_SERVICE_CODE: z.string().regex(/^\*[0-9*]+#$/, 'a USSD code such as *384*1234#').default('*384*1234#'),
     /** Ed25519 private key (PKCS#8 PEM) that signs certificates; generated into DATA_DIR outside production. */
     CERT_PRIVATE_KEY: z.string().optional(),
+    /** Public keys of retired signing keys, still published and accepted: a JSON array of Ed25519 JWKs. */
+    CERT_PREVIOUS_PUBLIC_KEYS: z
+      .string()
+      .optional()
+      .superRefine((value, ctx) => {
+        try {
+          parsePublicJwks(value ?? '');
+        } catch (error) {
+          ctx.addIssue({ code: 'custom', message: (error as Error).message });
+        }
+      }),
     DATA_DIR: z.string().default('data'),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
@@ -79,18 +98,56 @@ const schema = z
     if (env.SMS_PROVIDER === 'africastalking' && !env.AT_API_KEY) {
       ctx.addIssue({ code: 'custom', path: ['AT_API_KEY'], message: 'is required when SMS_PROVIDER=africastalking' });
     }
-    if (env.NODE_ENV === 'production') {
-      if (!env.CERT_PRIVATE_KEY) ctx.addIssue({ code: 'custom', path: ['CERT_PRIVATE_KEY'], message: 'is required in production' });
-      for (const name of SECRET_NAMES) {
-        if (!env[name]) ctx.addIssue({ code: 'custom', path: [name], message: 'is required in production' });
-      }
-    }
   });
+
+type RawEnv = Record<string, string | undefined>;
+
+function isDevelopment(env: RawEnv): boolean {
+  return env.NODE_ENV === 'development' || env.NODE_ENV === 'test';
+}
+
+/** Only an explicit development or test run on the sandbox provider may use the published secrets. */
+function isDevelopmentSandbox(env: RawEnv): boolean {
+  return isDevelopment(env) && (env.SMS_PROVIDER ?? 'sandbox') === 'sandbox';
+}
+
+/**
+ * Fail closed (invariant 7). Read from the raw environment so that these problems are reported
+ * together with any malformed variable, in one error.
+ */
+function secretProblems(env: RawEnv): string[] {
+  const problems: string[] = [];
+  const production = !isDevelopment(env);
+  const unset = env.NODE_ENV ? '' : ' (NODE_ENV is unset, which means production)';
+  const why = production ? `in production${unset}` : 'unless SMS_PROVIDER=sandbox in development';
+  if (production && !env.SMS_PROVIDER) {
+    problems.push(`SMS_PROVIDER is required in production${unset}: africastalking`);
+  } else if (production && env.SMS_PROVIDER === 'sandbox' && env.ALLOW_SANDBOX_IN_PRODUCTION !== 'true') {
+    problems.push('SMS_PROVIDER sandbox is refused in production: no SMS would leave; set ALLOW_SANDBOX_IN_PRODUCTION=true for a demo');
+  }
+  if (production && !env.CERT_PRIVATE_KEY) problems.push('CERT_PRIVATE_KEY is required in production (generate one with: npm run cli -- keys:generate)');
+  if (isDevelopmentSandbox(env)) return [...problems, ...equalSecrets(env)];
+  for (const name of SECRET_NAMES) {
+    const value = env[name];
+    if (!value) problems.push(`${name} is required ${why}`);
+    else if (PUBLISHED_VALUES.has(value)) problems.push(`${name} is a published development value: choose a secret of your own`);
+  }
+  return [...problems, ...equalSecrets(env)];
+}
+
+function equalSecrets(env: RawEnv): string[] {
+  return DISTINCT_SECRETS.flatMap((name, i) => {
+    const same = DISTINCT_SECRETS.slice(0, i).find((earlier) => env[earlier] && env[earlier] === env[name]);
+    return same ? [`${name} must differ from ${same}`] : [];
+  });
+}
 
 type ParsedEnv = z.infer<typeof schema>;
 export type Config = Omit<ParsedEnv, SecretName> & Record<SecretName, string> & {
-  /** Secrets that fell back to development defaults (never in production). */
+  /** Secrets that fell back to development defaults (only in a development sandbox). */
   defaultedSecrets: SecretName[];
+  /** NODE_ENV development or test with the sandbox provider: published secrets and /dev pages allowed. */
+  developmentSandbox: boolean;
 };
 
 export class ConfigError extends Error {
@@ -104,14 +161,16 @@ export class ConfigError extends Error {
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
   const result = schema.safeParse(present);
-  if (!result.success) {
-    throw new ConfigError(result.error.issues.map((issue) => `${issue.path.join('.') || '(environment)'} ${issue.message}`));
-  }
+  const problems = [
+    ...(result.success ? [] : result.error.issues.map((issue) => `${issue.path.join('.') || '(environment)'} ${issue.message}`)),
+    ...secretProblems(present),
+  ];
+  if (!result.success || problems.length) throw new ConfigError(problems);
   const parsed = result.data;
   const defaultedSecrets = SECRET_NAMES.filter((name) => !parsed[name]);
   const secrets = Object.fromEntries(SECRET_NAMES.map((name) => [name, parsed[name] ?? DEV_SECRETS[name]])) as Record<
     SecretName,
     string
   >;
-  return { ...parsed, ...secrets, defaultedSecrets };
+  return { ...parsed, ...secrets, defaultedSecrets, developmentSandbox: isDevelopmentSandbox(present) };
 }

@@ -10,9 +10,24 @@ export function maskPhone(phone: string): string {
   return `${phone.startsWith('+') ? '+' : ''}${digits.slice(0, keep)}${'*'.repeat(digits.length - keep - 2)}${digits.slice(-2)}`;
 }
 
-/** Removes secrets carried in query strings (the webhook `?key=`) before a URL is logged. */
+/** Query parameter names that carry secrets, compared after decoding, lower-cased, without `[...]` suffixes. */
+const SECRET_PARAMS = new Set(['key', 'apikey', 'api_key', 'api-key', 'token', 'access_token', 'secret', 'password', 'signature']);
+
+/**
+ * Removes secrets carried in query strings (the webhook `?key=`) before a URL is logged. The query
+ * is parsed as the server parses it, so `?%6Bey=` and `?key[]=` are recognised as `key`.
+ */
 export function redactUrl(url: string): string {
-  return url.replace(/([?&](?:key|apiKey|token)=)[^&]*/gi, '$1[redacted]');
+  const start = url.indexOf('?');
+  if (start < 0) return url;
+  const params = new URLSearchParams(url.slice(start + 1));
+  const redacted = new URLSearchParams();
+  for (const [name, value] of params) redacted.append(name, isSecretParam(name) ? '[redacted]' : value);
+  return `${url.slice(0, start)}?${redacted.toString()}`;
+}
+
+function isSecretParam(decodedName: string): boolean {
+  return SECRET_PARAMS.has(decodedName.replace(/(\[[^\]]*\])+$/, '').trim().toLowerCase());
 }
 
 // Only a top-level `code` field: `err.code` (ECONNREFUSED, SQL states) must stay readable.

@@ -18,7 +18,7 @@ export async function start(mode: Mode): Promise<void> {
   }
   const logger = createLogger(config.LOG_LEVEL);
   if (config.defaultedSecrets.length) {
-    logger.warn({ variables: config.defaultedSecrets }, 'using development defaults for secrets; set them before going live');
+    logger.warn({ variables: config.defaultedSecrets }, 'development sandbox: using the published development secrets');
   }
 
   const app = await createApp(config, { logger }).catch((error: Error) => {

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import type Redis from 'ioredis';
 import type { InboundUssd, UssdReply } from '../channels/types';
 import type { Logger } from '../logger';
@@ -14,8 +14,9 @@ import type { DialogueContext, DialogueEngine, DialogueSession, Vars } from './e
  * not ended) is kept per mobile for a while, and the next dial offers to continue it.
  */
 interface StoredUssdSession {
+  /** The caller this session belongs to: a hop under its id from another phone starts afresh. */
   phone: string;
-  /** The input answered last, as a digest: the text itself carries codes and ID numbers. */
+  /** The input answered last, as a keyed digest: the text itself carries codes and ID numbers. */
   lastText: TextDigest;
   lastReply: UssdReply;
   dialogue: DialogueSession;
@@ -36,6 +37,8 @@ export interface UssdOptions {
   /** Answer by then, whatever our dependencies do: the operator cuts the user off at about 10 s. */
   deadlineMs: number;
   keyPrefix: string;
+  /** Keys the digest of the answered text (derived from CODE_SECRET), so a Redis dump cannot be brute-forced. */
+  textKey: Buffer;
 }
 
 const LOCK_MS = 10_000;
@@ -79,8 +82,8 @@ export class UssdDialogue {
     const lockKey = this.key('lock', hop.sessionId);
     if (!(await this.acquire(lockKey))) {
       // The same hop is being answered already (the provider resent it): give that answer if it is ready.
-      const stored = await this.load(hop.sessionId);
-      return stored && sameText(stored.lastText, hop.text) ? stored.lastReply : this.fallback('error.busy', stored?.dialogue.language);
+      const stored = await this.load(hop);
+      return stored && this.sameText(stored.lastText, hop.text) ? stored.lastReply : this.fallback('error.busy', stored?.dialogue.language);
     }
     try {
       return await this.answer(hop, caller);
@@ -90,14 +93,14 @@ export class UssdDialogue {
   }
 
   private async answer(hop: InboundUssd, caller: { language: string }): Promise<UssdReply> {
-    const stored = await this.load(hop.sessionId);
+    const stored = await this.load(hop);
     if (stored) caller.language = stored.dialogue.language;
-    if (stored && sameText(stored.lastText, hop.text)) return stored.lastReply;
-    if (!stored && hop.text !== '') {
+    if (stored && this.sameText(stored.lastText, hop.text)) return stored.lastReply;
+    if (!stored && hop.text !== '' && !(await this.belongsToAnother(hop))) {
       return { end: true, text: this.catalogue.render(await this.languageFor(hop.phone), 'error.session_expired') };
     }
 
-    const input = stored ? newestInput(stored.lastText, hop.text) : '';
+    const input = stored ? newestInput(stored.lastText, hop.text, this.options.textKey) : '';
     let result: { session: DialogueSession; screen: UssdReply; resumable?: DialogueSession };
     if (!stored) {
       result = await this.begin(hop.phone);
@@ -107,7 +110,7 @@ export class UssdDialogue {
       result = await this.engine.respond(stored.dialogue, input, this.context(hop.phone, stored.dialogue.language));
     }
     const reply: UssdReply = result.screen;
-    await this.save(hop.sessionId, { phone: hop.phone, lastText: digest(hop.text), lastReply: reply, dialogue: result.session, resumable: result.resumable });
+    await this.save(hop.sessionId, { phone: hop.phone, lastText: digest(hop.text, this.options.textKey), lastReply: reply, dialogue: result.session, resumable: result.resumable });
     if (!result.resumable) await this.rememberForResume(hop.phone, result.session, reply);
     return reply;
   }
@@ -170,9 +173,26 @@ export class UssdDialogue {
     }
   }
 
-  private async load(sessionId: string): Promise<StoredUssdSession | undefined> {
+  /** The session under this hop's id, if it belongs to this hop's phone. */
+  private async load(hop: InboundUssd): Promise<StoredUssdSession | undefined> {
+    const stored = await this.loadAnyPhone(hop.sessionId);
+    return stored?.phone === hop.phone ? stored : undefined;
+  }
+
+  private async loadAnyPhone(sessionId: string): Promise<StoredUssdSession | undefined> {
     const raw = await this.redis.get(this.key('session', sessionId));
     return raw ? (JSON.parse(raw) as StoredUssdSession) : undefined;
+  }
+
+  /** A known session id from another phone: that phone gets its own first screen, never the other's state. */
+  private async belongsToAnother(hop: InboundUssd): Promise<boolean> {
+    const other = await this.loadAnyPhone(hop.sessionId);
+    if (other) this.logger.warn({ sessionId: hop.sessionId, phone: hop.phone }, 'ussd session id reused by another phone: started afresh');
+    return other !== undefined;
+  }
+
+  private sameText(previous: TextDigest, text: string): boolean {
+    return sameText(previous, text, this.options.textKey);
   }
 
   private async save(sessionId: string, session: StoredUssdSession): Promise<void> {
@@ -186,23 +206,24 @@ export class UssdDialogue {
 
 export interface TextDigest {
   length: number;
-  sha256: string;
+  /** HMAC-SHA256 under a server key: a plain hash of a 12-digit Aadhaar number is recovered by brute force. */
+  hmac: string;
 }
 
-export function digest(text: string): TextDigest {
-  return { length: text.length, sha256: createHash('sha256').update(text).digest('hex') };
+export function digest(text: string, key: Buffer): TextDigest {
+  return { length: text.length, hmac: createHmac('sha256', key).update(text).digest('hex') };
 }
 
-function sameText(previous: TextDigest, text: string): boolean {
-  return previous.length === text.length && previous.sha256 === digest(text).sha256;
+function sameText(previous: TextDigest, text: string, key: Buffer): boolean {
+  return previous.length === text.length && previous.hmac === digest(text, key).hmac;
 }
 
 /**
  * What the user typed on the last screen: the text appended (after a '*') to the text answered
  * before, recognised by its digest; failing that, the part after the last '*'.
  */
-export function newestInput(previous: TextDigest, text: string): string {
+export function newestInput(previous: TextDigest, text: string, key: Buffer): string {
   if (previous.length === 0) return text;
-  if (text[previous.length] === '*' && sameText(previous, text.slice(0, previous.length))) return text.slice(previous.length + 1);
+  if (text[previous.length] === '*' && sameText(previous, text.slice(0, previous.length), key)) return text.slice(previous.length + 1);
   return text.slice(text.lastIndexOf('*') + 1);
 }

@@ -15,6 +15,7 @@ import {
   type CryptoKey,
   type JWK,
 } from 'jose';
+import { z } from 'zod';
 import type { Db, Tx } from '../db/knex';
 import type { Clock } from './clock';
 import { queueSms } from './outbox';
@@ -87,6 +88,8 @@ export type VerifyResult = { valid: true; claims: CertificateClaims } | { valid:
 export interface SignerOptions {
   /** PKCS#8 PEM of an Ed25519 private key (CERT_PRIVATE_KEY). */
   privateKeyPem?: string;
+  /** Public keys of retired signing keys (CERT_PREVIOUS_PUBLIC_KEYS): see parsePublicJwks. */
+  previousPublicKeys?: string;
   /** Where development and test keep their generated key. */
   dataDir: string;
   production: boolean;
@@ -95,33 +98,41 @@ export interface SignerOptions {
 export const DEV_KEY_FILE = 'certificate-signing-key.pem';
 const ALG = 'EdDSA';
 
-/** Signs certificates with one Ed25519 key and publishes its public half as a JWKS. */
+/** A published verification key: the public half of an Ed25519 key, its kid the RFC 7638 thumbprint. */
+interface VerificationKey {
+  kid: string;
+  jwk: JWK;
+  key: Awaited<ReturnType<typeof importJWK>>;
+}
+
+/**
+ * Signs certificates with the current Ed25519 key and verifies them by kid against it and the
+ * retired keys still published, so a key rotation leaves every issued certificate valid.
+ */
 export class CertificateSigner {
   private constructor(
     private readonly privateKey: CryptoKey,
-    private readonly publicKey: CryptoKey,
-    private readonly publicJwk: JWK,
-    readonly keyId: string,
+    /** The current key first, then the retired ones. */
+    private readonly verificationKeys: VerificationKey[],
   ) {}
+
+  get keyId(): string {
+    return this.verificationKeys[0]!.kid;
+  }
 
   static async load(options: SignerOptions): Promise<CertificateSigner> {
     const pem = options.privateKeyPem?.trim()
       ? options.privateKeyPem
       : await developmentKeyPem(options.dataDir, options.production);
-    return CertificateSigner.fromPem(pem);
-  }
-
-  private static async fromPem(pem: string): Promise<CertificateSigner> {
     const privateKey = await importEd25519(pem);
-    const { crv, x } = await exportJWK(privateKey);
-    if (crv !== 'Ed25519' || !x) throw new Error('CERT_PRIVATE_KEY must be an Ed25519 private key');
-    const publicJwk = { kty: 'OKP' as const, crv, x };
-    const publicKey = await importJWK(publicJwk, ALG);
-    return new CertificateSigner(privateKey, publicKey, publicJwk, await calculateJwkThumbprint(publicJwk, 'sha256'));
+    const current = await verificationKey(await exportJWK(privateKey));
+    const previous = await Promise.all(parsePublicJwks(options.previousPublicKeys ?? '').map(verificationKey));
+    const keys = [current, ...previous].filter((key, i, all) => all.findIndex((other) => other.kid === key.kid) === i);
+    return new CertificateSigner(privateKey, keys);
   }
 
   publicJwks(): { keys: JWK[] } {
-    return { keys: [{ ...this.publicJwk, kid: this.keyId, alg: ALG, use: 'sig' }] };
+    return { keys: this.verificationKeys.map(({ jwk, kid }) => ({ ...jwk, kid, alg: ALG, use: 'sig' })) };
   }
 
   /** A compact JWS whose payload is exactly the claims' JSON. */
@@ -135,9 +146,10 @@ export class CertificateSigner {
     const header = protectedHeader(jws);
     if (!header) return { valid: false, reason: 'malformed: not a compact JWS' };
     if (header.alg !== ALG) return { valid: false, reason: `unsupported algorithm: ${String(header.alg)}` };
-    if (header.kid !== this.keyId) return { valid: false, reason: 'unknown key id' };
+    const key = this.verificationKeys.find(({ kid }) => kid === header.kid);
+    if (!key) return { valid: false, reason: 'unknown key id' };
     try {
-      const { payload } = await compactVerify(jws, this.publicKey, { algorithms: [ALG] });
+      const { payload } = await compactVerify(jws, key.key, { algorithms: [ALG] });
       return claimsFromPayload(payload);
     } catch (error) {
       if (error instanceof joseErrors.JWSSignatureVerificationFailed) return { valid: false, reason: 'bad signature' };
@@ -145,6 +157,44 @@ export class CertificateSigner {
       throw error;
     }
   }
+}
+
+async function verificationKey(jwk: JWK): Promise<VerificationKey> {
+  if (jwk.crv !== 'Ed25519' || !jwk.x) throw new Error('CERT_PRIVATE_KEY must be an Ed25519 private key');
+  const publicJwk: JWK = { kty: 'OKP', crv: 'Ed25519', x: jwk.x };
+  return { kid: await calculateJwkThumbprint(publicJwk, 'sha256'), jwk: publicJwk, key: await importJWK(publicJwk, ALG) };
+}
+
+const publicJwk = z
+  .object({ kty: z.literal('OKP'), crv: z.literal('Ed25519'), x: z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'x must be 32 bytes, base64url'), d: z.never({ error: 'must be a public key (it has a private part "d")' }).optional() })
+  .loose();
+const publicJwkList = z.union([z.array(publicJwk), z.object({ keys: z.array(publicJwk) }).transform((jwks) => jwks.keys)]);
+
+/**
+ * CERT_PREVIOUS_PUBLIC_KEYS: a JSON array of Ed25519 public JWKs (`[{"kty":"OKP","crv":"Ed25519","x":"..."}]`),
+ * or a whole JWKS (`{"keys":[...]}`, as /.well-known/jwks.json published it). Empty means none.
+ * A kid given in a JWK is ignored: kids are always the key's thumbprint.
+ */
+export function parsePublicJwks(text: string): JWK[] {
+  if (!text.trim()) return [];
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new Error('must be a JSON array of Ed25519 public JWKs: it is not JSON');
+  }
+  const parsed = publicJwkList.safeParse(json);
+  if (!parsed.success) {
+    throw new Error(`must be a JSON array of Ed25519 public JWKs: ${parsed.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ')}`);
+  }
+  return parsed.data.map(({ x }) => ({ kty: 'OKP', crv: 'Ed25519', x }));
+}
+
+/** A new signing key in the forms the environment takes: a one-line PEM (CERT_PRIVATE_KEY) and its public JWK. */
+export async function generateSigningKey(): Promise<{ privateKeyLine: string; publicJwk: JWK & { kid: string } }> {
+  const { privateKey } = await generateKeyPair(ALG, { crv: 'Ed25519', extractable: true });
+  const { jwk, kid } = await verificationKey(await exportJWK(privateKey));
+  return { privateKeyLine: (await exportPKCS8(privateKey)).trim().replace(/\n/g, '\\n'), publicJwk: { ...jwk, kid } };
 }
 
 async function importEd25519(pem: string): Promise<CryptoKey> {

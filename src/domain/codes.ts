@@ -1,5 +1,10 @@
 import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
 
+/** A 32-byte key for one purpose, derived from a server secret, so one secret serves several uses apart. */
+export function deriveKey(secret: string, purpose: string): Buffer {
+  return Buffer.from(hkdfSync('sha256', secret, 'tika', purpose, 32));
+}
+
 /**
  * The 4-digit security code. Stored as HMAC-SHA256(secret, reference:code), compared in constant
  * time. A copy encrypted with AES-256-GCM lets the worker put the code in the SMS at send time;
@@ -10,8 +15,8 @@ export class CodeVault {
   private readonly encryptionKey: Buffer;
 
   constructor(secret: string) {
-    this.macKey = Buffer.from(hkdfSync('sha256', secret, 'tika', 'code-mac', 32));
-    this.encryptionKey = Buffer.from(hkdfSync('sha256', secret, 'tika', 'code-encryption', 32));
+    this.macKey = deriveKey(secret, 'code-mac');
+    this.encryptionKey = deriveKey(secret, 'code-encryption');
   }
 
   generate(): string {

@@ -4,7 +4,7 @@ import { sandboxOutbox } from '../channels/sandbox';
 import type { Db } from '../db/knex';
 import { toE164 } from '../domain/phone';
 
-/** Development-only pages (never mounted in production): what the sandbox provider "sent". */
+/** Development-sandbox-only pages (mounted only for SMS_PROVIDER=sandbox with NODE_ENV development or test): what the sandbox provider "sent". */
 export function devRouter(deps: { db: Db; defaultCountry: string }): Router {
   const router = Router();
   const query = z.object({

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
@@ -8,6 +9,7 @@ import {
   calculateJwkThumbprint,
   CompactSign,
   createLocalJWKSet,
+  decodeProtectedHeader,
   exportJWK,
   exportPKCS8,
   generateKeyPair,
@@ -26,6 +28,7 @@ import {
   type CertificateClaims,
 } from '../../src/domain/certificates';
 import { certificateRouter } from '../../src/http/certificates';
+import { startTestApp } from '../support/app';
 import { freshDb, truncateAll } from '../support/db';
 
 const BASE_URL = 'https://tika.test';
@@ -431,5 +434,88 @@ describe('certificate HTTP endpoints', () => {
     const huge = await postVerify(JSON.stringify({ jws: 'a'.repeat(20_000) }));
     expect(huge.status).toBe(413);
     expect(await huge.json()).toMatchObject({ error: 'invalid_request' });
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Finding 6: rotating the signing key keeps every certificate already issued verifiable.
+// ---------------------------------------------------------------------------------------------
+
+interface GeneratedKey {
+  privateKey: string;
+  publicKeys: string;
+  kid: string;
+}
+
+/** `tika keys:generate`, run as an operator would, its output parsed. */
+function keysGenerate(): GeneratedKey {
+  const child = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'keys:generate'], { encoding: 'utf8', timeout: 30_000, env: { PATH: process.env.PATH } });
+  if (child.status !== 0) throw new Error(`keys:generate failed: ${child.stderr}`);
+  const privateKey = /^CERT_PRIVATE_KEY='(.*)'$/m.exec(child.stdout)?.[1];
+  const publicKeys = /^\[.*\]$/m.exec(child.stdout)?.[0];
+  if (!privateKey || !publicKeys) throw new Error(`unexpected keys:generate output:\n${child.stdout}`);
+  return { privateKey, publicKeys, kid: (JSON.parse(publicKeys) as { kid: string }[])[0]!.kid };
+}
+
+describe('key rotation', () => {
+  test('tika keys:generate prints one-line private key and its public key, never the private part twice', async () => {
+    const key = keysGenerate();
+    expect(key.privateKey).toMatch(/^-----BEGIN PRIVATE KEY-----\\n[A-Za-z0-9+/=\\n]+-----END PRIVATE KEY-----(\\n)?$/);
+    const publics = JSON.parse(key.publicKeys) as Record<string, string>[];
+    expect(publics).toEqual([{ kty: 'OKP', crv: 'Ed25519', x: expect.any(String), kid: key.kid }]);
+    const loaded = await CertificateSigner.load({ privateKeyPem: key.privateKey, dataDir, production: true });
+    expect(loaded.keyId).toBe(key.kid);
+    expect(await calculateJwkThumbprint(publics[0]!, 'sha256')).toBe(key.kid);
+  });
+
+  test('a restart with key B and A as previous verifies A\'s certificates, publishes both and signs with B', async () => {
+    const [a, b] = [keysGenerate(), keysGenerate()];
+    const first = await startTestApp({ CERT_PRIVATE_KEY: a.privateKey });
+    let old: { jws: string };
+    try {
+      const id = await recordVaccination();
+      const result = await first.app.certificates.issue(id);
+      if (result.kind === 'not_found') throw new Error('fixture certificate missing');
+      old = result.certificate;
+      expect(decodeProtectedHeader(old.jws).kid).toBe(a.kid);
+    } finally {
+      await first.close();
+    }
+
+    const second = await startTestApp({ CERT_PRIVATE_KEY: b.privateKey, CERT_PREVIOUS_PUBLIC_KEYS: a.publicKeys }, { keepState: true });
+    try {
+      const verify = async (jws: string) =>
+        (await fetch(`${second.baseUrl}/certificates/verify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jws }) })).json();
+      expect(await verify(old.jws)).toMatchObject({ valid: true });
+
+      const jwks = (await (await fetch(`${second.baseUrl}/.well-known/jwks.json`)).json()) as JSONWebKeySet;
+      expect(jwks.keys.map((k) => k.kid)).toEqual([b.kid, a.kid]);
+      for (const key of jwks.keys) expect(key).not.toHaveProperty('d');
+      // An offline verifier with the published JWKS alone accepts the old certificate too.
+      await expect(jwtVerify(old.jws, createLocalJWKSet(jwks), { algorithms: ['EdDSA'] })).resolves.toBeDefined();
+
+      const id = await recordVaccination();
+      const result = await second.app.certificates.issue(id);
+      if (result.kind === 'not_found') throw new Error('fixture certificate missing');
+      expect(decodeProtectedHeader(result.certificate.jws).kid).toBe(b.kid);
+      expect(await verify(result.certificate.jws)).toMatchObject({ valid: true });
+
+      const stranger = await CertificateSigner.load({ privateKeyPem: keysGenerate().privateKey, dataDir, production: true });
+      const forged = await stranger.sign({ ...result.certificate.claims });
+      expect(await verify(forged)).toEqual({ valid: false, reason: 'unknown key id' });
+    } finally {
+      await second.close();
+    }
+  });
+
+  test('a previous key does not sign, and a stranger claiming a previous kid is refused', async () => {
+    const [a, b] = [keysGenerate(), keysGenerate()];
+    const rotated = await CertificateSigner.load({ privateKeyPem: b.privateKey, previousPublicKeys: a.publicKeys, dataDir, production: true });
+    expect(rotated.keyId).toBe(b.kid);
+    const claims = { jti: 'c' } as CertificateClaims;
+    const forged = await new CompactSign(new TextEncoder().encode(JSON.stringify(claims)))
+      .setProtectedHeader({ alg: 'EdDSA', kid: a.kid, typ: 'JWT' })
+      .sign((await generateKeyPair('EdDSA', { extractable: true })).privateKey);
+    expect(await rotated.verify(forged)).toEqual({ valid: false, reason: 'bad signature' });
   });
 });

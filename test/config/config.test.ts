@@ -1,12 +1,32 @@
+import { spawnSync } from 'node:child_process';
+import { Writable } from 'node:stream';
 import { ConfigError, loadConfig } from '../../src/config';
 import { createLogger, maskPhone, redactUrl } from '../../src/logger';
-import { Writable } from 'node:stream';
 
-const SECRETS = { WEBHOOK_SECRET: 'w'.repeat(16), ADMIN_TOKEN: 'a'.repeat(16), CODE_SECRET: 'c'.repeat(32), CERT_PRIVATE_KEY: 'pem' };
+const SECRETS = {
+  WEBHOOK_SECRET: 'w'.repeat(16),
+  ADMIN_TOKEN: 'a'.repeat(16),
+  CODE_SECRET: 'c'.repeat(32),
+};
+const PRODUCTION = { NODE_ENV: 'production', SMS_PROVIDER: 'africastalking', AT_API_KEY: 'atsk_live_key_0123456789', CERT_PRIVATE_KEY: 'pem', ...SECRETS };
+const DEV = { NODE_ENV: 'development' };
+const OLD_KEY = { kty: 'OKP', crv: 'Ed25519', x: 'eQoEIdW4HaUqq8y8EPMcyuWNh4mdUH0PafWg2nCsVEk' };
+const PUBLISHED = { WEBHOOK_SECRET: 'dev-webhook-secret', ADMIN_TOKEN: 'dev-admin-token', CODE_SECRET: 'dev-code-secret-change-me-in-production' };
+
+/** The variables a ConfigError names, or 'starts' when the configuration is accepted. */
+function outcome(env: Record<string, string>): string[] | 'starts' {
+  try {
+    loadConfig(env);
+    return 'starts';
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    return [...new Set(error.problems.map((p) => p.split(' ')[0]!))].sort();
+  }
+}
 
 describe('configuration', () => {
-  it('has working defaults for a fresh machine, with development secrets it reports', () => {
-    const config = loadConfig({});
+  it('has working defaults for a development sandbox, with development secrets it reports', () => {
+    const config = loadConfig(DEV);
     expect(config).toMatchObject({
       PORT: 3000,
       DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/tika',
@@ -17,6 +37,7 @@ describe('configuration', () => {
       TIMEZONE: 'Asia/Kolkata',
       USSD_MAX_GSM7: 160,
       USSD_MAX_UCS2: 80,
+      developmentSandbox: true,
     });
     expect(config.defaultedSecrets.sort()).toEqual(['ADMIN_TOKEN', 'CODE_SECRET', 'WEBHOOK_SECRET']);
   });
@@ -25,25 +46,66 @@ describe('configuration', () => {
     ['PORT', { PORT: 'eighty' }],
     ['DATABASE_URL', { DATABASE_URL: 'not a url' }],
     ['SMS_PROVIDER', { SMS_PROVIDER: 'pigeon' }],
-    ['AT_API_KEY', { SMS_PROVIDER: 'africastalking' }],
     ['TIMEZONE', { TIMEZONE: 'Mars/Olympus' }],
     ['DEFAULT_COUNTRY', { DEFAULT_COUNTRY: 'India' }],
     ['CODE_SECRET', { CODE_SECRET: 'short' }],
     ['USSD_SERVICE_CODE', { USSD_SERVICE_CODE: '384' }],
   ])('names %s when it is wrong', (name, env) => {
-    expect(() => loadConfig(env)).toThrow(ConfigError);
-    expect(() => loadConfig(env)).toThrow(new RegExp(`^Invalid configuration:\\n  - ${name} `));
+    expect(() => loadConfig({ ...DEV, ...env })).toThrow(ConfigError);
+    expect(() => loadConfig({ ...DEV, ...env })).toThrow(new RegExp(`^Invalid configuration:\\n  - ${name} `));
   });
 
-  it('refuses to start in production without its secrets, naming each', () => {
-    try {
-      loadConfig({ NODE_ENV: 'production' });
-      throw new Error('expected a ConfigError');
-    } catch (error) {
-      expect(error).toBeInstanceOf(ConfigError);
-      expect((error as ConfigError).problems.map((p) => p.split(' ')[0]).sort()).toEqual(['ADMIN_TOKEN', 'CERT_PRIVATE_KEY', 'CODE_SECRET', 'WEBHOOK_SECRET']);
+  // Finding 1: development defaults only for an explicit development/test sandbox; everything else fails closed.
+  it.each<[string, Record<string, string>, string[] | 'starts']>([
+    ['development sandbox, no secrets', DEV, 'starts'],
+    ['test sandbox, no secrets', { NODE_ENV: 'test' }, 'starts'],
+    ['NODE_ENV unset: production, refuses naming every missing variable', {}, ['ADMIN_TOKEN', 'CERT_PRIVATE_KEY', 'CODE_SECRET', 'SMS_PROVIDER', 'WEBHOOK_SECRET']],
+    ['NODE_ENV unset with sandbox: sandbox refused too', { SMS_PROVIDER: 'sandbox' }, ['ADMIN_TOKEN', 'CERT_PRIVATE_KEY', 'CODE_SECRET', 'SMS_PROVIDER', 'WEBHOOK_SECRET']],
+    ['NODE_ENV unset with africastalking and no secrets', { SMS_PROVIDER: 'africastalking', AT_API_KEY: 'k'.repeat(20) }, ['ADMIN_TOKEN', 'CERT_PRIVATE_KEY', 'CODE_SECRET', 'WEBHOOK_SECRET']],
+    ['production without anything', { NODE_ENV: 'production' }, ['ADMIN_TOKEN', 'CERT_PRIVATE_KEY', 'CODE_SECRET', 'SMS_PROVIDER', 'WEBHOOK_SECRET']],
+    ['production, everything set', PRODUCTION, 'starts'],
+    ['NODE_ENV unset, everything set (behaves as production)', { ...PRODUCTION, NODE_ENV: '' }, 'starts'],
+    ['production without SMS_PROVIDER', { ...PRODUCTION, SMS_PROVIDER: '' }, ['SMS_PROVIDER']],
+    ['production with sandbox', { ...PRODUCTION, SMS_PROVIDER: 'sandbox' }, ['SMS_PROVIDER']],
+    ['production with sandbox for a demo', { ...PRODUCTION, SMS_PROVIDER: 'sandbox', ALLOW_SANDBOX_IN_PRODUCTION: 'true' }, 'starts'],
+    ['production demo sandbox still needs secrets', { NODE_ENV: 'production', SMS_PROVIDER: 'sandbox', ALLOW_SANDBOX_IN_PRODUCTION: 'true' }, ['ADMIN_TOKEN', 'CERT_PRIVATE_KEY', 'CODE_SECRET', 'WEBHOOK_SECRET']],
+    ['production with the published development secrets', { ...PRODUCTION, ...PUBLISHED }, ['ADMIN_TOKEN', 'CODE_SECRET', 'WEBHOOK_SECRET']],
+    ['production with one published value in another variable', { ...PRODUCTION, ADMIN_TOKEN: 'dev-webhook-secret' }, ['ADMIN_TOKEN']],
+    ['production with two equal secrets', { ...PRODUCTION, ADMIN_TOKEN: SECRETS.WEBHOOK_SECRET }, ['ADMIN_TOKEN']],
+    ['production with all secrets equal', { ...PRODUCTION, ADMIN_TOKEN: SECRETS.CODE_SECRET, WEBHOOK_SECRET: SECRETS.CODE_SECRET }, ['ADMIN_TOKEN', 'CODE_SECRET']],
+    ['production with the webhook secret equal to the provider API key', { ...PRODUCTION, WEBHOOK_SECRET: PRODUCTION.AT_API_KEY }, ['AT_API_KEY']],
+    ['development with africastalking and no secrets', { ...DEV, SMS_PROVIDER: 'africastalking', AT_API_KEY: 'k'.repeat(20) }, ['ADMIN_TOKEN', 'CODE_SECRET', 'WEBHOOK_SECRET']],
+    ['test with africastalking and no secrets', { NODE_ENV: 'test', SMS_PROVIDER: 'africastalking', AT_API_KEY: 'k'.repeat(20) }, ['ADMIN_TOKEN', 'CODE_SECRET', 'WEBHOOK_SECRET']],
+    ['development with africastalking and the published secrets', { ...DEV, SMS_PROVIDER: 'africastalking', AT_API_KEY: 'k'.repeat(20), ...PUBLISHED }, ['ADMIN_TOKEN', 'CODE_SECRET', 'WEBHOOK_SECRET']],
+    ['test with africastalking and secrets of its own (the test suite)', { NODE_ENV: 'test', SMS_PROVIDER: 'africastalking', AT_API_KEY: 'k'.repeat(20), ...SECRETS }, 'starts'],
+    ['development sandbox with explicit equal secrets', { ...DEV, ADMIN_TOKEN: SECRETS.WEBHOOK_SECRET, WEBHOOK_SECRET: SECRETS.WEBHOOK_SECRET }, ['ADMIN_TOKEN']],
+    ['africastalking without its API key', { ...PRODUCTION, AT_API_KEY: '' }, ['AT_API_KEY']],
+    ['retired certificate keys as a JSON array of JWKs', { ...PRODUCTION, CERT_PREVIOUS_PUBLIC_KEYS: JSON.stringify([OLD_KEY]) }, 'starts'],
+    ['retired certificate keys as a published JWKS', { ...PRODUCTION, CERT_PREVIOUS_PUBLIC_KEYS: JSON.stringify({ keys: [{ ...OLD_KEY, kid: 'k', use: 'sig' }] }) }, 'starts'],
+    ['retired certificate keys that are not JSON', { ...PRODUCTION, CERT_PREVIOUS_PUBLIC_KEYS: '-----BEGIN PUBLIC KEY-----' }, ['CERT_PREVIOUS_PUBLIC_KEYS']],
+    ['a retired certificate key with its private part', { ...PRODUCTION, CERT_PREVIOUS_PUBLIC_KEYS: JSON.stringify([{ ...OLD_KEY, d: OLD_KEY.x }]) }, ['CERT_PREVIOUS_PUBLIC_KEYS']],
+    ['a retired certificate key that is not Ed25519', { ...PRODUCTION, CERT_PREVIOUS_PUBLIC_KEYS: JSON.stringify([{ kty: 'RSA', n: 'x', e: 'AQAB' }]) }, ['CERT_PREVIOUS_PUBLIC_KEYS']],
+    ['a bad variable and missing secrets are named together', { PORT: 'eighty' }, ['ADMIN_TOKEN', 'CERT_PRIVATE_KEY', 'CODE_SECRET', 'PORT', 'SMS_PROVIDER', 'WEBHOOK_SECRET']],
+  ])('%s', (_label, env, expected) => {
+    expect(outcome(env)).toEqual(expected);
+  });
+
+  it('development defaults are only given to a development sandbox', () => {
+    expect(loadConfig({ NODE_ENV: 'test' }).defaultedSecrets.sort()).toEqual(['ADMIN_TOKEN', 'CODE_SECRET', 'WEBHOOK_SECRET']);
+    expect(loadConfig(PRODUCTION)).toMatchObject({ defaultedSecrets: [], developmentSandbox: false, ...SECRETS });
+    expect(loadConfig({ NODE_ENV: 'test', SMS_PROVIDER: 'africastalking', AT_API_KEY: 'k'.repeat(20), ...SECRETS })).toMatchObject({ developmentSandbox: false });
+  });
+
+  it('the process started with NODE_ENV unset refuses to start and names every missing variable', () => {
+    const child = spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      env: { PATH: process.env.PATH, HOME: process.env.HOME },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    expect(child.status).toBe(1);
+    for (const name of ['WEBHOOK_SECRET', 'ADMIN_TOKEN', 'CODE_SECRET', 'CERT_PRIVATE_KEY', 'SMS_PROVIDER']) {
+      expect(child.stderr).toMatch(new RegExp(`- ${name} `));
     }
-    expect(loadConfig({ NODE_ENV: 'production', ...SECRETS }).defaultedSecrets).toEqual([]);
   });
 });
 
@@ -60,5 +122,30 @@ describe('logging', () => {
     expect(line).not.toContain('topsecret');
     expect(line).toContain(maskPhone('+919876543210'));
     expect(maskPhone('+919876543210')).toBe('+91********10');
+  });
+
+  // Finding 5: the query is parsed (names decoded, [] suffixes ignored), not pattern-matched as raw text.
+  it.each([
+    ['/webhooks/x?key=topsecret&a=1'],
+    ['/webhooks/x?%6Bey=topsecret'],
+    ['/webhooks/x?key[]=topsecret'],
+    ['/webhooks/x?%6B%65%79%5B%5D=topsecret'],
+    ['/webhooks/x?KEY=topsecret'],
+    ['/webhooks/x?a=1&apiKey=topsecret'],
+    ['/webhooks/x?api_key=topsecret'],
+    ['/webhooks/x?token=topsecret'],
+    ['/webhooks/x?secret=topsecret'],
+    ['/webhooks/x?key=top%73ecret'],
+    ['/webhooks/x?key[a][b]=topsecret'],
+  ])('redactUrl hides the secret in %s', (url) => {
+    const redacted = redactUrl(url);
+    expect(redacted).not.toMatch(/topsecret|top%73ecret/);
+    expect(redacted).toContain('redacted');
+  });
+
+  it('redactUrl keeps the path and the harmless parameters', () => {
+    expect(redactUrl('/webhooks/x?a=1&key=s&b=two')).toMatch(/^\/webhooks\/x\?a=1&key=.*redacted.*&b=two$/);
+    expect(redactUrl('/health')).toBe('/health');
+    expect(redactUrl('/x?a=%E0%A4')).toContain('/x?');
   });
 });

@@ -1,3 +1,4 @@
+import { createHash, createHmac, hkdfSync, randomBytes } from 'node:crypto';
 import { digest, newestInput } from '../../src/dialogue/ussd';
 import { createDb } from '../../src/db/knex';
 import { SERVICE_CODE, startTestApp, TEST_WEBHOOK_SECRET, type TestApp } from '../support/app';
@@ -117,7 +118,40 @@ describe('the USSD webhook', () => {
     expect(back).toBe(firstPage);
   });
 
+  // Finding 5: the USSD text carries Aadhaar numbers and vaccinators' codes; a Redis dump must not let anyone recover it.
+  it('keeps the answered text in Redis only as an HMAC under a key derived from CODE_SECRET', async () => {
+    const answers = ['1', '1', 'Asha Devi', '1985', '1', '1', '234123412346'];
+    await t.converse('ATUid_hmac', '+919812345620', answers);
+    const text = answers.join('*');
+    const raw = (await t.app.redis.get(`${t.app.config.REDIS_PREFIX}:ussd:session:ATUid_hmac`))!;
+    const plainSha256 = createHash('sha256').update(text).digest('hex');
+    const key = Buffer.from(hkdfSync('sha256', t.app.config.CODE_SECRET, 'tika', 'ussd-text', 32));
+    expect(JSON.parse(raw).lastText).toEqual({ length: text.length, hmac: createHmac('sha256', key).update(text).digest('hex') });
+    expect(raw).not.toContain(plainSha256);
+    expect(raw).not.toContain(text);
+  });
+
+  // Finding 7 (part): a session id is not a credential; another phone under it starts afresh.
+  it('gives a hop with a known session id but another phone a fresh session, never the first phone\'s state', async () => {
+    const owner = '+919812345621';
+    const stranger = '+919812345622';
+    const ownerScreens = await t.converse('ATUid_bound', owner, ['1', '1', 'Asha Devi']);
+    expect(ownerScreens.at(-1)).toMatch(/^CON Enter year of birth/);
+    const firstScreenOfStranger = (await t.ussd('ATUid_stranger_fresh', '+919812345623', '')).body;
+
+    const hijack = await t.ussd('ATUid_bound', stranger, '1*1*Asha Devi*1985');
+    expect(hijack.status).toBe(200);
+    expect(hijack.body).toBe(firstScreenOfStranger);
+    const stored = JSON.parse((await t.app.redis.get(`${t.app.config.REDIS_PREFIX}:ussd:session:ATUid_bound`))!);
+    expect(stored.phone).toBe(stranger);
+    expect(stored.dialogue.vars).not.toHaveProperty('name');
+    // The stranger's own session carries on from the screen it was given.
+    expect((await t.ussd('ATUid_bound', stranger, '1*1*Asha Devi*1985*1')).body).toMatch(/^CON Tika vaccination/);
+    expect(await t.app.db('accounts').where('phone', owner).first()).toBeDefined();
+  });
+
   it('stores a session-end notification once, however often it is sent', async () => {
+
     const body = {
       date: '2026-11-28 12:00:00',
       sessionId: 'ATUid_ended',
@@ -189,6 +223,7 @@ describe('newestInput', () => {
     ['an answer that itself contains a star', '1*2', '1*2*ab*cd', 'ab*cd'],
     ['a text that does not extend the previous one', '1*2', '9*8*7', '7'],
   ])('finds %s from a digest of the previous text', (_label, previous, text, expected) => {
-    expect(newestInput(digest(previous), text)).toBe(expected);
+    const key = randomBytes(32);
+    expect(newestInput(digest(previous, key), text, key)).toBe(expected);
   });
 });
