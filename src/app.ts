@@ -130,8 +130,8 @@ export async function createApp(config: Config, options: AppOptions = {}) {
   const inboundSms = routeInboundSms(inbox, smsDialogue);
 
   const routers = {
-    '/webhooks/africastalking': africasTalkingWebhooks({ db, ussd, inbox, outbound, logger, webhookSecret: config.WEBHOOK_SECRET, metrics }),
-    '/admin': adminRouter({ programme, vaccination, adminToken: config.ADMIN_TOKEN, logger }),
+    '/webhooks/africastalking': africasTalkingWebhooks({ db, ussd, inbox, outbound, logger, webhookSecret: config.WEBHOOK_SECRET, metrics, defaultCountry: config.DEFAULT_COUNTRY }),
+    '/admin': adminRouter({ programme, vaccination, adminToken: config.ADMIN_TOKEN }),
     '/': certificateRouter({ certificates, signer }),
     ...(config.NODE_ENV === 'production' ? {} : { '/dev': devRouter({ db, defaultCountry: config.DEFAULT_COUNTRY }) }),
   };

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Db } from '../db/knex';
 import { isCalendarDay, isTimeZone } from './dates';
-import { toE164 } from './phone';
+import { toMobileE164 } from './phone';
 
 /** The operator's programme data: centres, their daily sessions and the vaccinators registered at them. */
 
@@ -278,7 +278,7 @@ export class ProgrammeService {
   }
 
   private normalisePhone(input: string): string {
-    const phone = toE164(input, this.options.defaultCountry);
+    const phone = toMobileE164(input, this.options.defaultCountry);
     if (phone) return phone;
     const message = `phone "${input}" is not a valid mobile number`;
     throw new ProgrammeError('invalid', message, [{ path: 'phone', message }]);

@@ -10,15 +10,13 @@ import {
   type ProgrammeService,
 } from '../domain/programme';
 import type { VaccinationService } from '../domain/vaccination';
-import type { Logger } from '../logger';
+import { verifyBodyEncoding } from './server';
 import { secretsEqual } from './webhook-auth';
 
 export interface AdminDeps {
   programme: ProgrammeService;
   vaccination: VaccinationService;
   adminToken: string;
-  /** Where unexpected errors are reported; the caller only ever sees a generic 500. */
-  logger?: Logger;
 }
 
 /** The operator's API: centres, sessions, vaccinators, locked appointments. Mounted at /admin. */
@@ -26,7 +24,7 @@ export function adminRouter(deps: AdminDeps): Router {
   const { programme } = deps;
   const router = Router();
   router.use(requireBearer(deps.adminToken));
-  router.use(express.json({ limit: '32kb' }));
+  router.use(express.json({ limit: '32kb', verify: verifyBodyEncoding }));
 
   router.post('/centres', async (req, res) => {
     res.status(201).json(await programme.createCentre(parseInput(newCentreSchema, jsonBody(req))));
@@ -60,7 +58,7 @@ export function adminRouter(deps: AdminDeps): Router {
     res.json({ id, unlocked: true });
   });
 
-  router.use(errorHandler(deps.logger));
+  router.use(errorHandler());
   return router;
 }
 
@@ -106,19 +104,19 @@ function isBodyParserError(error: unknown): error is BodyParserError {
   return typeof candidate?.type === 'string' && typeof candidate.status === 'number' && candidate.status >= 400 && candidate.status < 500;
 }
 
-function errorHandler(logger: Logger | undefined): ErrorRequestHandler {
-  return (error: unknown, req, res, _next) => {
+/** The admin API's own errors here; anything else (an undecodable path, a bug) to the app's error answer. */
+function errorHandler(): ErrorRequestHandler {
+  return (error: unknown, _req, res, next) => {
     if (error instanceof ProgrammeError) {
       const body = { error: ERROR_BY_KIND[error.kind], message: error.message };
       res.status(STATUS_BY_KIND[error.kind]).json(error.kind === 'invalid' ? { ...body, issues: error.issues } : body);
       return;
     }
-    if (isBodyParserError(error)) {
+    if (isBodyParserError(error) && !(error instanceof URIError)) {
       const message = error.type === 'entity.parse.failed' ? 'request body is not valid JSON' : `request body refused (${error.type})`;
       res.status(error.status).json({ error: 'invalid_request', message, issues: [] });
       return;
     }
-    logger?.error({ err: error, method: req.method, path: req.path }, 'admin request failed');
-    res.status(500).json({ error: 'internal', message: 'internal error' });
+    next(error);
   };
 }
