@@ -103,6 +103,32 @@ export type NewVaccinator = z.input<typeof newVaccinatorSchema>;
 export const vaccinatorFilterSchema = z.strictObject({ centreId: id.optional() });
 export type VaccinatorFilter = z.input<typeof vaccinatorFilterSchema>;
 
+/** Rows `offset` to `offset + limit - 1` of a list, in the list's order. */
+export interface Range {
+  limit: number;
+  offset: number;
+}
+
+export const MAX_PAGE_SIZE = 1000;
+export const DEFAULT_PAGE_SIZE = 100;
+
+/** A page of a list; `next` is the cursor of the following page, null on the last one. */
+export interface Page<T> {
+  items: T[];
+  next: string | null;
+}
+
+/** Reads one row more than the page holds: whether it exists says if there is a next page. */
+export async function pageOf<T>(range: Range, read: (range: Range) => Promise<T[]>): Promise<Page<T>> {
+  const rows = await read({ limit: range.limit + 1, offset: range.offset });
+  const more = rows.length > range.limit;
+  return { items: more ? rows.slice(0, range.limit) : rows, next: more ? String(range.offset + range.limit) : null };
+}
+
+function inRange<Q extends { limit(n: number): Q; offset(n: number): Q }>(query: Q, range: Range | undefined): Q {
+  return range ? query.limit(range.limit).offset(range.offset) : query;
+}
+
 /** Parses input or throws an 'invalid' ProgrammeError whose message names every bad field. */
 export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
   const result = schema.safeParse(input);
@@ -214,11 +240,12 @@ export class ProgrammeService {
     return toCentre(row!);
   }
 
-  async listCentres(filter: CentreFilter = {}): Promise<Centre[]> {
+  /** Every centre matching the filter, or only `range` of them. */
+  async listCentres(filter: CentreFilter = {}, range?: Range): Promise<Centre[]> {
     const { pincode } = parseInput(centreFilterSchema, filter);
     const query = this.db<CentreRow>('centres').orderBy('id');
     if (pincode) query.where({ pincode });
-    return (await query).map(toCentre);
+    return (await inRange(query, range)).map(toCentre);
   }
 
   async createSession(input: NewSession): Promise<Session> {
@@ -238,12 +265,12 @@ export class ProgrammeService {
     return toSession(row);
   }
 
-  async listSessions(filter: SessionFilter = {}): Promise<Session[]> {
+  async listSessions(filter: SessionFilter = {}, range?: Range): Promise<Session[]> {
     const { centreId, date } = parseInput(sessionFilterSchema, filter);
     const query = this.db<SessionRow>('vaccination_sessions').orderBy(['date', 'centre_id', 'vaccine', 'min_age', 'dose', 'id']);
     if (centreId !== undefined) query.where({ centre_id: centreId });
     if (date !== undefined) query.where({ date });
-    return (await query).map(toSession);
+    return (await inRange(query, range)).map(toSession);
   }
 
   async createVaccinator(input: NewVaccinator): Promise<Vaccinator> {
@@ -263,11 +290,11 @@ export class ProgrammeService {
     }
   }
 
-  async listVaccinators(filter: VaccinatorFilter = {}): Promise<Vaccinator[]> {
+  async listVaccinators(filter: VaccinatorFilter = {}, range?: Range): Promise<Vaccinator[]> {
     const { centreId } = parseInput(vaccinatorFilterSchema, filter);
     const query = this.db<VaccinatorRow>('vaccinators').orderBy('id');
     if (centreId !== undefined) query.where({ centre_id: centreId });
-    return (await query).map(toVaccinator);
+    return (await inRange(query, range)).map(toVaccinator);
   }
 
   async setVaccinatorActive(vaccinatorId: number, active: boolean): Promise<Vaccinator> {

@@ -8,6 +8,10 @@ import {
   newVaccinatorSchema,
   type ProgrammeErrorKind,
   type ProgrammeService,
+  DEFAULT_PAGE_SIZE,
+  MAX_PAGE_SIZE,
+  pageOf,
+  type Range,
 } from '../domain/programme';
 import type { VaccinationService } from '../domain/vaccination';
 import { verifyBodyEncoding } from './server';
@@ -30,19 +34,25 @@ export function adminRouter(deps: AdminDeps): Router {
     res.status(201).json(await programme.createCentre(parseInput(newCentreSchema, jsonBody(req))));
   });
   router.get('/centres', async (req, res) => {
-    res.json({ centres: await programme.listCentres(parseInput(centreQuery, req.query)) });
+    const { range, filter } = pageQuery(centreQuery, req.query);
+    const page = await pageOf(range, (rows) => programme.listCentres(filter, rows));
+    res.json({ centres: page.items, next: page.next });
   });
   router.post('/sessions', async (req, res) => {
     res.status(201).json(await programme.createSession(parseInput(newSessionSchema, jsonBody(req))));
   });
   router.get('/sessions', async (req, res) => {
-    res.json({ sessions: await programme.listSessions(parseInput(sessionQuery, req.query)) });
+    const { range, filter } = pageQuery(sessionQuery, req.query);
+    const page = await pageOf(range, (rows) => programme.listSessions(filter, rows));
+    res.json({ sessions: page.items, next: page.next });
   });
   router.post('/vaccinators', async (req, res) => {
     res.status(201).json(await programme.createVaccinator(parseInput(newVaccinatorSchema, jsonBody(req))));
   });
   router.get('/vaccinators', async (req, res) => {
-    res.json({ vaccinators: await programme.listVaccinators(parseInput(vaccinatorQuery, req.query)) });
+    const { range, filter } = pageQuery(vaccinatorQuery, req.query);
+    const page = await pageOf(range, (rows) => programme.listVaccinators(filter, rows));
+    res.json({ vaccinators: page.items, next: page.next });
   });
   router.patch('/vaccinators/:id', async (req, res) => {
     const { id } = parseInput(idParams, req.params);
@@ -69,6 +79,23 @@ const sessionQuery = z.strictObject({ centreId: queryId.optional(), date: z.stri
 const vaccinatorQuery = z.strictObject({ centreId: queryId.optional() });
 const idParams = z.object({ id: queryId });
 const activeBody = z.strictObject({ active: z.boolean({ error: (issue) => (issue.input === undefined ? 'is required' : 'must be true or false') }) });
+
+/**
+ * `?limit=` (default 100, at most 1000) and where to start: `?cursor=` (the `next` of the page
+ * before) or `?offset=`, which mean the same.
+ */
+const pageSchema = z.object({
+  limit: z.coerce.number().int('must be a whole number').min(1, 'must be at least 1').max(MAX_PAGE_SIZE, `must be at most ${MAX_PAGE_SIZE}`).default(DEFAULT_PAGE_SIZE),
+  cursor: z.coerce.number().int('must be a cursor from a previous page').min(0, 'must be a cursor from a previous page').optional(),
+  offset: z.coerce.number().int('must be a whole number').min(0, 'must be at least 0').optional(),
+});
+
+/** The page asked for, and the rest of the query as the list's filter. */
+function pageQuery<S extends z.ZodType>(filterSchema: S, query: Request['query']): { range: Range; filter: z.output<S> } {
+  const { limit, cursor, offset, ...filter } = query;
+  const page = parseInput(pageSchema, { limit, cursor, offset });
+  return { range: { limit: page.limit, offset: page.cursor ?? page.offset ?? 0 }, filter: parseInput(filterSchema, filter) };
+}
 
 /** express.json leaves the body undefined unless the request says it is JSON. */
 function jsonBody(req: Request): unknown {
