@@ -149,7 +149,8 @@ describe('numbers that are not mobiles', () => {
   it('a USSD caller with a national-format number is served as the E.164 mobile', async () => {
     const reply = await t.postForm(`${WEBHOOKS}/ussd?${key}`, { sessionId: 'ATUid_local', serviceCode: '*384*1234#', phoneNumber: '09876543299', text: '' });
     expect(reply.status).toBe(200);
-    expect(await t.app.redis.keys('*ATUid_local*')).not.toEqual([]);
+    const [sessionKey] = await t.app.redis.keys('*:ussd:session:ATUid_local');
+    expect(await t.app.redis.get(sessionKey!)).toContain('"phone":"+919876543299"');
   });
 
   it('a vaccinator cannot be registered on a landline', async () => {
