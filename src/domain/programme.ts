@@ -61,7 +61,14 @@ const expected = (what: string) => ({ error: (issue: { input: unknown }) => (iss
 const string = () => z.string(expected('text'));
 const number = () => z.number(expected('a number'));
 
-const text = (max: number) => string().trim().min(1, 'must not be empty').max(max, `must be at most ${max} characters`);
+/** PostgreSQL cannot store NUL, and no name shown in an SMS or a USSD screen has a line break or other control character. */
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
+const text = (max: number) =>
+  string()
+    .trim()
+    .min(1, 'must not be empty')
+    .max(max, `must be at most ${max} characters`)
+    .refine((value) => !CONTROL_CHARACTERS.test(value), 'must not contain control characters');
 const id = number().int('must be a whole number').positive('must be a positive id');
 const pincode = z.string(expected('6 digits, as text')).trim().regex(/^[1-9][0-9]{5}$/, 'must be 6 digits, not starting with 0');
 const calendarDay = string().refine(isCalendarDay, 'must be a real date written YYYY-MM-DD');

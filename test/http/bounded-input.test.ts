@@ -153,6 +153,17 @@ describe('numbers that are not mobiles', () => {
     expect(await t.app.redis.get(sessionKey!)).toContain('"phone":"+919876543299"');
   });
 
+  it.each([
+    ['centres', { name: 'PHC \u0000', pincode: '110001', district: 'D', state: 'S' }, 'name'],
+    ['centres', { name: 'PHC', pincode: '110001', district: 'New\nDelhi', state: 'S' }, 'district'],
+    ['sessions', { centreId: 1, date: '2030-01-01', vaccine: 'Covi\u0000shield', minAge: 18, dose: 1, capacity: 5 }, 'vaccine'],
+    ['vaccinators', { phone: '+919876543210', name: 'Nurse\u0000', centreId: 1 }, 'name'],
+  ])('admin: a NUL or control character in a %s field is 400, not a database error', async (list, body, field) => {
+    const reply = await raw('POST', `/admin/${list}`, JSON.stringify(body), 'application/json');
+    expect(reply.status).toBe(400);
+    expect(JSON.parse(reply.body)).toMatchObject({ issues: [{ path: field, message: 'must not contain control characters' }] });
+  });
+
   it('a vaccinator cannot be registered on a landline', async () => {
     const { centre } = await seedCentre(t.app, { name: 'Landline check', pincode: '110002' });
     const reply = await raw('POST', '/admin/vaccinators', JSON.stringify({ phone: '011 2345 6789', name: 'Desk', centreId: centre.id }), 'application/json');

@@ -306,19 +306,37 @@ function deliveryReportSchema(options: ParseOptions) {
 }
 
 export function parseUssdHop(body: FormBody, options: ParseOptions): Parsed<InboundUssd> {
-  return parseWith(ussdHopSchema(options), body);
+  return parseWith(schemasFor(options).ussdHop, body);
 }
 
 export function parseUssdSessionEnded(body: FormBody, options: ParseOptions): Parsed<UssdSessionEnded> {
-  return parseWith(ussdSessionEndedSchema(options), body);
+  return parseWith(schemasFor(options).ussdSessionEnded, body);
 }
 
 export function parseIncomingSms(body: FormBody, options: ParseOptions): Parsed<InboundSms> {
-  return parseWith(incomingSmsSchema(options), body);
+  return parseWith(schemasFor(options).incomingSms, body);
 }
 
 export function parseDeliveryReport(body: FormBody, options: ParseOptions): Parsed<DeliveryReport> {
-  return parseWith(deliveryReportSchema(options), body);
+  return parseWith(schemasFor(options).deliveryReport, body);
+}
+
+/** Built once per default country, not per callback. */
+const schemasByCountry = new Map<string, ReturnType<typeof buildSchemas>>();
+
+function schemasFor(options: ParseOptions) {
+  let schemas = schemasByCountry.get(options.defaultCountry);
+  if (!schemas) schemasByCountry.set(options.defaultCountry, (schemas = buildSchemas(options)));
+  return schemas;
+}
+
+function buildSchemas(options: ParseOptions) {
+  return {
+    ussdHop: ussdHopSchema(options),
+    ussdSessionEnded: ussdSessionEndedSchema(options),
+    incomingSms: incomingSmsSchema(options),
+    deliveryReport: deliveryReportSchema(options),
+  };
 }
 
 function parseWith<T>(schema: z.ZodType<T>, body: FormBody): Parsed<T> {
