@@ -227,25 +227,42 @@ interface Tally {
   payloads: number;
   statuses: Map<number, number>;
   errors: string[];
+  /** Sent a second time after a keep-alive reset (see send). */
+  resent: number;
 }
 
 /** Keep-alive connections, as many as requests in flight. */
 const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
 
 /** node:http rather than fetch: it sends a path exactly as given (no re-encoding) and costs less per request. */
-function send(baseUrl: string, request: Request): Promise<number> {
+function sendOnce(baseUrl: string, request: Request): Promise<{ status: number } | { error: NodeJS.ErrnoException; reusedSocket: boolean }> {
   const headers: Record<string, string | number> = { authorization: `Bearer ${TEST_ADMIN_TOKEN}` };
   if (request.contentType) headers['content-type'] = request.contentType;
   if (request.body !== undefined) headers['content-length'] = Buffer.byteLength(request.body);
-  return new Promise((resolve, reject) => {
+  return new Promise((resolve) => {
     const req = http.request(`${baseUrl}${request.path}`, { method: request.method, headers, agent }, (res) => {
       res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-      res.on('error', reject);
+      res.on('end', () => resolve({ status: res.statusCode ?? 0 }));
+      res.on('error', (error) => resolve({ error, reusedSocket: req.reusedSocket }));
     });
-    req.on('error', reject);
+    req.on('error', (error) => resolve({ error, reusedSocket: req.reusedSocket }));
     req.end(request.body);
   });
+}
+
+/**
+ * A keep-alive socket the server closed just as it was reused gives ECONNRESET before the request
+ * reached the app: Node's documented answer (request.reusedSocket) is to send it again, once, as
+ * Africa's Talking would. Counted apart so the table shows how often.
+ */
+async function send(baseUrl: string, request: Request, tally: Tally): Promise<number> {
+  const first = await sendOnce(baseUrl, request);
+  if ('status' in first) return first.status;
+  if (!(first.reusedSocket && first.error.code === 'ECONNRESET')) throw first.error;
+  tally.resent++;
+  const second = await sendOnce(baseUrl, request);
+  if ('status' in second) return second.status;
+  throw second.error;
 }
 
 /** Pseudo statuses in the table. */
@@ -258,13 +275,13 @@ const bodyBytes = (request: Request) => (request.body === undefined ? 0 : Buffer
 
 async function fuzz(baseUrl: string, endpoint: Endpoint, seed: number): Promise<Tally> {
   const requests = fc.sample(endpoint.requests, { numRuns: RUNS, seed });
-  const tally: Tally = { name: endpoint.name, payloads: requests.length, statuses: new Map(), errors: [] };
+  const tally: Tally = { name: endpoint.name, payloads: requests.length, statuses: new Map(), errors: [], resent: 0 };
   let next = 0;
   const lane = async () => {
     while (next < requests.length) {
       const request = requests[next++]!;
       try {
-        const status = await send(baseUrl, request);
+        const status = await send(baseUrl, request, tally);
         tally.statuses.set(status, (tally.statuses.get(status) ?? 0) + 1);
         if (status >= 500 && tally.errors.length < 5) tally.errors.push(`${status} ${request.method} ${request.path.slice(0, 120)} ${String(request.body ?? '').slice(0, 200)}`);
       } catch (error) {
@@ -273,7 +290,7 @@ async function fuzz(baseUrl: string, endpoint: Endpoint, seed: number): Promise<
         const cutOff = OVER_LIMIT.has((error as NodeJS.ErrnoException).code ?? '') && bodyBytes(request) > BODY_LIMIT_BYTES;
         const status = cutOff ? RESET : NO_ANSWER;
         tally.statuses.set(status, (tally.statuses.get(status) ?? 0) + 1);
-        if (!cutOff && tally.errors.length < 5) tally.errors.push(`no answer (${(error as Error).message}) ${request.method} ${request.path.slice(0, 120)}`);
+        if (!cutOff && tally.errors.length < 5) tally.errors.push(`no answer (${(error as NodeJS.ErrnoException).code ?? ''} ${(error as Error).message}) ${request.method} ${request.path.slice(0, 80)} ${bodyBytes(request)} bytes: ${String(request.body ?? '').slice(0, 300)}`);
       }
     }
   };
@@ -283,8 +300,8 @@ async function fuzz(baseUrl: string, endpoint: Endpoint, seed: number): Promise<
 
 function table(tallies: Tally[], seconds: number): string {
   const codes = [...new Set(tallies.flatMap((t) => [...t.statuses.keys()]))].sort((a, b) => a - b);
-  const header = ['endpoint', 'payloads', ...codes.map((code) => (code === NO_ANSWER ? 'no answer' : code === RESET ? 'reset>limit' : String(code)))];
-  const rows = tallies.map((t) => [t.name, String(t.payloads), ...codes.map((code) => String(t.statuses.get(code) ?? 0))]);
+  const header = ['endpoint', 'payloads', 'resent', ...codes.map((code) => (code === NO_ANSWER ? 'no answer' : code === RESET ? 'reset>limit' : String(code)))];
+  const rows = tallies.map((t) => [t.name, String(t.payloads), String(t.resent), ...codes.map((code) => String(t.statuses.get(code) ?? 0))]);
   const widths = header.map((_, i) => Math.max(...[header, ...rows].map((row) => row[i]!.length)));
   const line = (row: string[]) => row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ');
   return [`fuzz (seed ${SEED}, ${RUNS} payloads per endpoint, ${CONCURRENCY} at a time, ${seconds.toFixed(0)} s)`, line(header), ...rows.map(line)].join('\n');
@@ -376,6 +393,7 @@ describe('fuzz: webhooks and the admin API', () => {
     for (const [index, endpoint] of [...webhooks(providerIds), ...adminEndpoint()].entries()) tallies.push(await fuzz(t.baseUrl, endpoint, SEED + index));
     const seconds = (Date.now() - started) / 1000;
     process.stdout.write(`\n${table(tallies, seconds)}\n`);
+    for (const tally of tallies) for (const error of tally.errors) process.stdout.write(`${tally.name}: ${error}\n`);
 
     const failures = tallies.flatMap((tally) => tally.errors.map((error) => `${tally.name}: ${error}`));
     expect(failures).toEqual([]);
@@ -392,6 +410,7 @@ describe('fuzz: webhooks and the admin API', () => {
     for (const secret of [TEST_WEBHOOK_SECRET, TEST_ADMIN_TOKEN, CODE_SECRET, TEST_API_KEY]) expect(logs.includes(secret)).toBe(false);
     // A code inside any logged string (numbers such as "ms":1234 are not strings).
     for (const code of codes) expect(logs.match(new RegExp(`"[^"]*(?<!\\d)${code}(?!\\d)[^"]*"`, 'g')) ?? []).toEqual([]);
-    expect(logs).not.toMatch(/"level":(50|60)/);
+    // Nothing the fuzz sent is our fault: no error logged (a 500 would log one).
+    expect(t.logs.filter((line) => /"level":(50|60)/.test(line)).map((line) => line.slice(0, 400))).toEqual([]);
   });
 });
