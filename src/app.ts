@@ -75,7 +75,17 @@ export async function createApp(config: Config, options: AppOptions = {}) {
     maxAttemptsPerAppointment: config.MAX_CODE_ATTEMPTS,
     maxFailuresPerVaccinatorPerHour: config.MAX_VACCINATOR_FAILURES_PER_HOUR,
   });
-  const inbox = new SmsInbox(db, vaccination, { defaultCountry: config.DEFAULT_COUNTRY, serviceCode: config.USSD_SERVICE_CODE });
+  const inbox = new SmsInbox(db, vaccination, {
+    defaultCountry: config.DEFAULT_COUNTRY,
+    serviceCode: config.USSD_SERVICE_CODE,
+    replyLimits: {
+      perMinute: config.SMS_REPLIES_PER_MINUTE,
+      perDay: config.SMS_REPLIES_PER_DAY,
+      vaccinatorPerMinute: config.VACCINATOR_SMS_REPLIES_PER_MINUTE,
+      vaccinatorPerDay: config.VACCINATOR_SMS_REPLIES_PER_DAY,
+    },
+    onReplyDropped: (window) => metrics.smsRepliesDropped.inc({ window }),
+  });
   const signer = await CertificateSigner.load({
     privateKeyPem: config.CERT_PRIVATE_KEY?.replace(/\\n/g, '\n'),
     previousPublicKeys: config.CERT_PREVIOUS_PUBLIC_KEYS,
@@ -131,8 +141,8 @@ export async function createApp(config: Config, options: AppOptions = {}) {
   const inboundSms = routeInboundSms(inbox, smsDialogue);
 
   const routers = {
-    '/webhooks/africastalking': africasTalkingWebhooks({ db, ussd, inbox, outbound, logger, webhookSecret: config.WEBHOOK_SECRET, metrics }),
-    '/admin': adminRouter({ programme, vaccination, adminToken: config.ADMIN_TOKEN, logger }),
+    '/webhooks/africastalking': africasTalkingWebhooks({ db, ussd, inbox, outbound, logger, webhookSecret: config.WEBHOOK_SECRET, metrics, defaultCountry: config.DEFAULT_COUNTRY }),
+    '/admin': adminRouter({ programme, vaccination, adminToken: config.ADMIN_TOKEN }),
     '/': certificateRouter({ certificates, signer }),
     ...(config.developmentSandbox ? { '/dev': devRouter({ db, defaultCountry: config.DEFAULT_COUNTRY }) } : {}),
   };

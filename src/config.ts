@@ -77,6 +77,12 @@ const schema = z
       .transform((list) => Object.fromEntries(list.split(',').map((pair) => pair.split(':').map((part) => part.trim())).map(([vaccine, days]) => [vaccine!, Number(days)]))),
     MAX_CODE_ATTEMPTS: positiveInt(5),
     MAX_VACCINATOR_FAILURES_PER_HOUR: positiveInt(20),
+    /** Replies to incoming SMS per mobile (each is a paid SMS); beyond them replies are dropped, the SMS kept. */
+    SMS_REPLIES_PER_MINUTE: positiveInt(10),
+    SMS_REPLIES_PER_DAY: positiveInt(100),
+    /** Vaccinators confirm doses by SMS all day (one every 20 s is 3 a minute, about 1,500 a day). */
+    VACCINATOR_SMS_REPLIES_PER_MINUTE: positiveInt(30),
+    VACCINATOR_SMS_REPLIES_PER_DAY: positiveInt(3000),
     USSD_SERVICE_CODE: z.string().regex(/^\*[0-9*]+#$/, 'a USSD code such as *384*1234#').default('*384*1234#'),
     /** Ed25519 private key (PKCS#8 PEM) that signs certificates; generated into DATA_DIR outside production. */
     CERT_PRIVATE_KEY: z.string().optional(),

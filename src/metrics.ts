@@ -40,6 +40,17 @@ export function createMetrics(queueCounts?: QueueCounts) {
       labelNames: ['kind'],
       registers: [registry],
     }),
+    unknownDeliveryStatuses: new Counter({
+      name: 'tika_delivery_reports_unknown_status_total',
+      help: 'Delivery reports whose status is not in the documented list (logged, answered 200, not stored)',
+      registers: [registry],
+    }),
+    smsRepliesDropped: new Counter({
+      name: 'tika_sms_replies_dropped_total',
+      help: 'Replies to incoming SMS not sent because the mobile went over its limit, by window (minute, day)',
+      labelNames: ['window'],
+      registers: [registry],
+    }),
   };
 }
 

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Db } from '../db/knex';
 import { isCalendarDay, isTimeZone } from './dates';
-import { toE164 } from './phone';
+import { toMobileE164 } from './phone';
 
 /** The operator's programme data: centres, their daily sessions and the vaccinators registered at them. */
 
@@ -61,7 +61,14 @@ const expected = (what: string) => ({ error: (issue: { input: unknown }) => (iss
 const string = () => z.string(expected('text'));
 const number = () => z.number(expected('a number'));
 
-const text = (max: number) => string().trim().min(1, 'must not be empty').max(max, `must be at most ${max} characters`);
+/** PostgreSQL cannot store NUL, and no name shown in an SMS or a USSD screen has a line break or other control character. */
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
+const text = (max: number) =>
+  string()
+    .trim()
+    .min(1, 'must not be empty')
+    .max(max, `must be at most ${max} characters`)
+    .refine((value) => !CONTROL_CHARACTERS.test(value), 'must not contain control characters');
 const id = number().int('must be a whole number').positive('must be a positive id');
 const pincode = z.string(expected('6 digits, as text')).trim().regex(/^[1-9][0-9]{5}$/, 'must be 6 digits, not starting with 0');
 const calendarDay = string().refine(isCalendarDay, 'must be a real date written YYYY-MM-DD');
@@ -102,6 +109,32 @@ export type NewVaccinator = z.input<typeof newVaccinatorSchema>;
 
 export const vaccinatorFilterSchema = z.strictObject({ centreId: id.optional() });
 export type VaccinatorFilter = z.input<typeof vaccinatorFilterSchema>;
+
+/** Rows `offset` to `offset + limit - 1` of a list, in the list's order. */
+export interface Range {
+  limit: number;
+  offset: number;
+}
+
+export const MAX_PAGE_SIZE = 1000;
+export const DEFAULT_PAGE_SIZE = 100;
+
+/** A page of a list; `next` is the cursor of the following page, null on the last one. */
+export interface Page<T> {
+  items: T[];
+  next: string | null;
+}
+
+/** Reads one row more than the page holds: whether it exists says if there is a next page. */
+export async function pageOf<T>(range: Range, read: (range: Range) => Promise<T[]>): Promise<Page<T>> {
+  const rows = await read({ limit: range.limit + 1, offset: range.offset });
+  const more = rows.length > range.limit;
+  return { items: more ? rows.slice(0, range.limit) : rows, next: more ? String(range.offset + range.limit) : null };
+}
+
+function inRange<Q extends { limit(n: number): Q; offset(n: number): Q }>(query: Q, range: Range | undefined): Q {
+  return range ? query.limit(range.limit).offset(range.offset) : query;
+}
 
 /** Parses input or throws an 'invalid' ProgrammeError whose message names every bad field. */
 export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
@@ -214,11 +247,12 @@ export class ProgrammeService {
     return toCentre(row!);
   }
 
-  async listCentres(filter: CentreFilter = {}): Promise<Centre[]> {
+  /** Every centre matching the filter, or only `range` of them. */
+  async listCentres(filter: CentreFilter = {}, range?: Range): Promise<Centre[]> {
     const { pincode } = parseInput(centreFilterSchema, filter);
     const query = this.db<CentreRow>('centres').orderBy('id');
     if (pincode) query.where({ pincode });
-    return (await query).map(toCentre);
+    return (await inRange(query, range)).map(toCentre);
   }
 
   async createSession(input: NewSession): Promise<Session> {
@@ -238,12 +272,12 @@ export class ProgrammeService {
     return toSession(row);
   }
 
-  async listSessions(filter: SessionFilter = {}): Promise<Session[]> {
+  async listSessions(filter: SessionFilter = {}, range?: Range): Promise<Session[]> {
     const { centreId, date } = parseInput(sessionFilterSchema, filter);
     const query = this.db<SessionRow>('vaccination_sessions').orderBy(['date', 'centre_id', 'vaccine', 'min_age', 'dose', 'id']);
     if (centreId !== undefined) query.where({ centre_id: centreId });
     if (date !== undefined) query.where({ date });
-    return (await query).map(toSession);
+    return (await inRange(query, range)).map(toSession);
   }
 
   async createVaccinator(input: NewVaccinator): Promise<Vaccinator> {
@@ -263,11 +297,11 @@ export class ProgrammeService {
     }
   }
 
-  async listVaccinators(filter: VaccinatorFilter = {}): Promise<Vaccinator[]> {
+  async listVaccinators(filter: VaccinatorFilter = {}, range?: Range): Promise<Vaccinator[]> {
     const { centreId } = parseInput(vaccinatorFilterSchema, filter);
     const query = this.db<VaccinatorRow>('vaccinators').orderBy('id');
     if (centreId !== undefined) query.where({ centre_id: centreId });
-    return (await query).map(toVaccinator);
+    return (await inRange(query, range)).map(toVaccinator);
   }
 
   async setVaccinatorActive(vaccinatorId: number, active: boolean): Promise<Vaccinator> {
@@ -278,7 +312,7 @@ export class ProgrammeService {
   }
 
   private normalisePhone(input: string): string {
-    const phone = toE164(input, this.options.defaultCountry);
+    const phone = toMobileE164(input, this.options.defaultCountry);
     if (phone) return phone;
     const message = `phone "${input}" is not a valid mobile number`;
     throw new ProgrammeError('invalid', message, [{ path: 'phone', message }]);

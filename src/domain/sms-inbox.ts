@@ -91,11 +91,39 @@ export interface PendingSms {
 
 export type Processing = 'processed' | 'already_processed' | 'not_found';
 
+/**
+ * Replies to incoming SMS a mobile may get, per rolling minute and day: each reply is a paid SMS,
+ * so a flood from one mobile must not become a bill. Vaccinators have their own, higher allowance:
+ * one confirming a dose every 20 s all day sends 3 a minute and about 1,500 a day.
+ */
+export interface ReplyLimits {
+  perMinute: number;
+  perDay: number;
+  vaccinatorPerMinute: number;
+  vaccinatorPerDay: number;
+}
+
+export const DEFAULT_REPLY_LIMITS: ReplyLimits = { perMinute: 10, perDay: 100, vaccinatorPerMinute: 30, vaccinatorPerDay: 3000 };
+
+/** The window whose limit a dropped reply went over. */
+export type ReplyLimitWindow = 'minute' | 'day';
+
+export interface SmsInboxOptions {
+  defaultCountry: string;
+  serviceCode: string;
+  replyLimits?: ReplyLimits;
+  /** Told of every reply not sent because its mobile is over a limit (a metric). */
+  onReplyDropped?: (window: ReplyLimitWindow) => void;
+}
+
+/** Serialises the limit check and the reply insert per mobile (first key of pg_advisory_xact_lock(int, int)). */
+const REPLY_LIMIT_LOCK_CLASS = 7301;
+
 export class SmsInbox {
   constructor(
     private readonly db: Db,
     private readonly vaccination: VaccinationService,
-    private readonly options: { defaultCountry: string; serviceCode: string },
+    private readonly options: SmsInboxOptions,
   ) {}
 
   /** Stores the message and schedules its processing; the same provider id again changes nothing. */
@@ -153,7 +181,17 @@ export class SmsInbox {
     });
   }
 
+  /**
+   * Queues the replies, unless the mobile is over its reply limit: then the message is kept, marked
+   * 'limited', and nothing is sent (the work it asked for, such as a vaccination, still stands).
+   */
   private async finish(trx: Tx, message: { id: number; phone: string }, replies: Reply[]): Promise<Processing> {
+    const overLimit = replies.length > 0 ? await this.replyLimitReached(trx, message.phone) : undefined;
+    if (overLimit) {
+      this.options.onReplyDropped?.(overLimit);
+      await trx('inbound_messages').where('id', message.id).update({ status: 'limited', processed_at: trx.fn.now() });
+      return 'processed';
+    }
     const language = await languageOf(trx, message.phone);
     for (const [index, reply] of replies.entries()) {
       await queueSms(trx, {
@@ -166,6 +204,27 @@ export class SmsInbox {
     }
     await trx('inbound_messages').where('id', message.id).update({ status: 'processed', processed_at: trx.fn.now() });
     return 'processed';
+  }
+
+  /**
+   * Counts replies already queued for this mobile (the first part of each; rows of outbound_messages,
+   * found by its phone index) in the rolling minute and day. The advisory lock makes the count and
+   * the insert that follows one step for each mobile, so concurrent messages cannot all slip under.
+   */
+  private async replyLimitReached(trx: Tx, phone: string): Promise<ReplyLimitWindow | undefined> {
+    await trx.raw('SELECT pg_advisory_xact_lock(?, hashtext(?))', [REPLY_LIMIT_LOCK_CLASS, phone]);
+    const limits = this.options.replyLimits ?? DEFAULT_REPLY_LIMITS;
+    const vaccinator = await this.vaccination.activeVaccinator(phone, trx);
+    const [perMinute, perDay] = vaccinator ? [limits.vaccinatorPerMinute, limits.vaccinatorPerDay] : [limits.perMinute, limits.perDay];
+    const counts = await trx('outbound_messages')
+      .where('phone', phone)
+      .andWhere('created_at', '>', trx.raw("now() - interval '1 day'"))
+      .andWhereLike('dedupe_key', 'reply-%')
+      .andWhereNot('dedupe_key', 'like', 'reply-%-%')
+      .first(trx.raw("count(*) FILTER (WHERE created_at > now() - interval '1 minute')::int AS minute"), trx.raw('count(*)::int AS day'));
+    if ((counts?.minute ?? 0) >= perMinute) return 'minute';
+    if ((counts?.day ?? 0) >= perDay) return 'day';
+    return undefined;
   }
 
   private async answer(trx: Tx, message: { id: number; phone: string; text: string }): Promise<Reply> {

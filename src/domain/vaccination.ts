@@ -4,7 +4,7 @@ import { newCertificateId } from './certificates';
 import type { Clock } from './clock';
 import type { CodeVault } from './codes';
 import { queueTask } from './outbox';
-import { toE164 } from './phone';
+import { toMobileE164 } from './phone';
 
 /**
  * The heart of the brief: a dose is recorded only when a vaccinator registered at the booked
@@ -69,7 +69,7 @@ interface Vaccinator {
 export function parseTarget(input: string, defaultCountry: string): VerifyTarget | null {
   const compact = input.replace(/[\s-]/g, '').toUpperCase();
   if (REFERENCE_PATTERN.test(compact)) return { kind: 'reference', reference: compact };
-  const phone = toE164(compact, defaultCountry);
+  const phone = toMobileE164(compact, defaultCountry);
   return phone ? { kind: 'phone', phone } : null;
 }
 

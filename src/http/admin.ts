@@ -8,17 +8,19 @@ import {
   newVaccinatorSchema,
   type ProgrammeErrorKind,
   type ProgrammeService,
+  DEFAULT_PAGE_SIZE,
+  MAX_PAGE_SIZE,
+  pageOf,
+  type Range,
 } from '../domain/programme';
 import type { VaccinationService } from '../domain/vaccination';
-import type { Logger } from '../logger';
+import { verifyBodyEncoding } from './server';
 import { secretsEqual } from './webhook-auth';
 
 export interface AdminDeps {
   programme: ProgrammeService;
   vaccination: VaccinationService;
   adminToken: string;
-  /** Where unexpected errors are reported; the caller only ever sees a generic 500. */
-  logger?: Logger;
 }
 
 /** The operator's API: centres, sessions, vaccinators, locked appointments. Mounted at /admin. */
@@ -26,25 +28,31 @@ export function adminRouter(deps: AdminDeps): Router {
   const { programme } = deps;
   const router = Router();
   router.use(requireBearer(deps.adminToken));
-  router.use(express.json({ limit: '32kb' }));
+  router.use(express.json({ limit: '32kb', verify: verifyBodyEncoding }));
 
   router.post('/centres', async (req, res) => {
     res.status(201).json(await programme.createCentre(parseInput(newCentreSchema, jsonBody(req))));
   });
   router.get('/centres', async (req, res) => {
-    res.json({ centres: await programme.listCentres(parseInput(centreQuery, req.query)) });
+    const { range, filter } = pageQuery(centreQuery, req.query);
+    const page = await pageOf(range, (rows) => programme.listCentres(filter, rows));
+    res.json({ centres: page.items, next: page.next });
   });
   router.post('/sessions', async (req, res) => {
     res.status(201).json(await programme.createSession(parseInput(newSessionSchema, jsonBody(req))));
   });
   router.get('/sessions', async (req, res) => {
-    res.json({ sessions: await programme.listSessions(parseInput(sessionQuery, req.query)) });
+    const { range, filter } = pageQuery(sessionQuery, req.query);
+    const page = await pageOf(range, (rows) => programme.listSessions(filter, rows));
+    res.json({ sessions: page.items, next: page.next });
   });
   router.post('/vaccinators', async (req, res) => {
     res.status(201).json(await programme.createVaccinator(parseInput(newVaccinatorSchema, jsonBody(req))));
   });
   router.get('/vaccinators', async (req, res) => {
-    res.json({ vaccinators: await programme.listVaccinators(parseInput(vaccinatorQuery, req.query)) });
+    const { range, filter } = pageQuery(vaccinatorQuery, req.query);
+    const page = await pageOf(range, (rows) => programme.listVaccinators(filter, rows));
+    res.json({ vaccinators: page.items, next: page.next });
   });
   router.patch('/vaccinators/:id', async (req, res) => {
     const { id } = parseInput(idParams, req.params);
@@ -60,7 +68,7 @@ export function adminRouter(deps: AdminDeps): Router {
     res.json({ id, unlocked: true });
   });
 
-  router.use(errorHandler(deps.logger));
+  router.use(errorHandler());
   return router;
 }
 
@@ -71,6 +79,23 @@ const sessionQuery = z.strictObject({ centreId: queryId.optional(), date: z.stri
 const vaccinatorQuery = z.strictObject({ centreId: queryId.optional() });
 const idParams = z.object({ id: queryId });
 const activeBody = z.strictObject({ active: z.boolean({ error: (issue) => (issue.input === undefined ? 'is required' : 'must be true or false') }) });
+
+/**
+ * `?limit=` (default 100, at most 1000) and where to start: `?cursor=` (the `next` of the page
+ * before) or `?offset=`, which mean the same.
+ */
+const pageSchema = z.object({
+  limit: z.coerce.number().int('must be a whole number').min(1, 'must be at least 1').max(MAX_PAGE_SIZE, `must be at most ${MAX_PAGE_SIZE}`).default(DEFAULT_PAGE_SIZE),
+  cursor: z.coerce.number().int('must be a cursor from a previous page').min(0, 'must be a cursor from a previous page').optional(),
+  offset: z.coerce.number().int('must be a whole number').min(0, 'must be at least 0').optional(),
+});
+
+/** The page asked for, and the rest of the query as the list's filter. */
+function pageQuery<S extends z.ZodType>(filterSchema: S, query: Request['query']): { range: Range; filter: z.output<S> } {
+  const { limit, cursor, offset, ...filter } = query;
+  const page = parseInput(pageSchema, { limit, cursor, offset });
+  return { range: { limit: page.limit, offset: page.cursor ?? page.offset ?? 0 }, filter: parseInput(filterSchema, filter) };
+}
 
 /** express.json leaves the body undefined unless the request says it is JSON. */
 function jsonBody(req: Request): unknown {
@@ -106,19 +131,19 @@ function isBodyParserError(error: unknown): error is BodyParserError {
   return typeof candidate?.type === 'string' && typeof candidate.status === 'number' && candidate.status >= 400 && candidate.status < 500;
 }
 
-function errorHandler(logger: Logger | undefined): ErrorRequestHandler {
-  return (error: unknown, req, res, _next) => {
+/** The admin API's own errors here; anything else (an undecodable path, a bug) to the app's error answer. */
+function errorHandler(): ErrorRequestHandler {
+  return (error: unknown, _req, res, next) => {
     if (error instanceof ProgrammeError) {
       const body = { error: ERROR_BY_KIND[error.kind], message: error.message };
       res.status(STATUS_BY_KIND[error.kind]).json(error.kind === 'invalid' ? { ...body, issues: error.issues } : body);
       return;
     }
-    if (isBodyParserError(error)) {
+    if (isBodyParserError(error) && !(error instanceof URIError)) {
       const message = error.type === 'entity.parse.failed' ? 'request body is not valid JSON' : `request body refused (${error.type})`;
       res.status(error.status).json({ error: 'invalid_request', message, issues: [] });
       return;
     }
-    logger?.error({ err: error, method: req.method, path: req.path }, 'admin request failed');
-    res.status(500).json({ error: 'internal', message: 'internal error' });
+    next(error);
   };
 }

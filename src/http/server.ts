@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
 import type { Logger } from '../logger';
 import { redactUrl } from '../logger';
@@ -17,6 +18,7 @@ export function createHttpApp(parts: HttpParts): Express {
   app.disable('x-powered-by');
   app.set('trust proxy', true);
   app.use(requestLog(parts.logger, parts.metrics));
+  app.use(rejectMalformedUrl);
 
   app.get('/health', async (_req, res) => {
     const checks = await parts.health();
@@ -48,10 +50,48 @@ function requestLog(logger: Logger, metrics: Metrics): RequestHandler {
   };
 }
 
-/** Body-parser failures are the caller's fault (4xx with a message); anything else is ours (500, logged). */
+/**
+ * Percent-encoding that does not decode to UTF-8 ('%E0%A4' cut short, '%ZZ') is the caller's
+ * mistake: refused with 400 on every router, before any of them reads it.
+ */
+const rejectMalformedUrl: RequestHandler = (req, _res, next) => {
+  const [path = '', query = ''] = req.url.split(/\?(.*)/s);
+  decodeStrictly(path, 'the URL path');
+  decodeFormStrictly(query, 'the query string');
+  next();
+};
+
+/** For body parsers' `verify`: a body that is not UTF-8, or a form with malformed percent-encoding, is refused (400). */
+export function verifyBodyEncoding(req: IncomingMessage, _res: ServerResponse, body: Buffer): void {
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(body);
+  } catch {
+    throw new URIError('the body is not valid UTF-8');
+  }
+  if (/application\/x-www-form-urlencoded/i.test(req.headers['content-type'] ?? '')) decodeFormStrictly(text, 'the body');
+}
+
+function decodeFormStrictly(form: string, where: string): void {
+  for (const part of form.split(/[&=]/)) decodeStrictly(part.replaceAll('+', ' '), where);
+}
+
+function decodeStrictly(encoded: string, where: string): void {
+  if (!encoded.includes('%')) return;
+  try {
+    decodeURIComponent(encoded);
+  } catch {
+    throw new URIError(`${where} has malformed percent-encoding (not UTF-8)`);
+  }
+}
+
+/**
+ * Body-parser failures, undecodable URLs and bodies are the caller's fault (4xx with a message);
+ * anything else is ours (500, logged).
+ */
 function errorAnswer(logger: Logger): ErrorRequestHandler {
   return (error: { status?: number; type?: string; message?: string }, req, res, _next) => {
-    const status = error.status && error.status >= 400 && error.status < 500 ? error.status : 500;
+    const status = error instanceof URIError ? 400 : error.status && error.status >= 400 && error.status < 500 ? error.status : 500;
     if (status === 500) logger.error({ err: error, url: redactUrl(req.originalUrl) }, 'request failed');
     if (res.headersSent) return;
     const message = status === 500 ? 'Internal error' : `Bad request: ${error.type === 'entity.parse.failed' ? 'the body is not valid JSON' : error.message}`;

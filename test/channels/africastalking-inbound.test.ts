@@ -1,4 +1,5 @@
 import {
+  COUNT_LIMITS,
   DELIVERY_FAILURE_REASONS,
   DELIVERY_STATUSES,
   formatUssdReply,
@@ -7,14 +8,16 @@ import {
   parseIncomingSms,
   parseUssdHop,
   parseUssdSessionEnded,
+  FIELD_LIMITS,
   type FormBody,
+  type ParseOptions,
 } from '../../src/channels/africastalking';
 import type { Parsed } from '../../src/channels/types';
 import { decodeForm, runTable } from './table';
 
 interface InboundCase {
   label: string;
-  parse: (body: FormBody) => Parsed<unknown>;
+  parse: (body: FormBody, options: ParseOptions) => Parsed<unknown>;
   /** The body exactly as Africa's Talking posts it. */
   raw: string;
   expected: Parsed<unknown>;
@@ -73,7 +76,7 @@ const cases: InboundCase[] = [
   ussd(`sessionId=&serviceCode=*384*1234%23&phoneNumber=%2B254711000111&text=`, error('sessionId is empty'), 'empty sessionId'),
   ussd(
     `sessionId=${SESSION}&serviceCode=*384*1234%23&phoneNumber=%2B2547-CALL-ME&text=`,
-    error("phoneNumber is not a phone number: '+2547-CALL-ME'"),
+    error("phoneNumber is not a valid mobile number: '+2547-CALL-ME'"),
     'bad phone',
   ),
   ussd(`sessionId=${SESSION}&serviceCode=*384*1234%23&text=`, error('phoneNumber is missing'), 'missing phone'),
@@ -126,7 +129,7 @@ const cases: InboundCase[] = [
   sms(`${SMS.replace('text=Msg', 'text=Ms%00g')}&date=2017-05-03T06%3A04%3A45Z&from=%2B254791541111`, smsValue(new Date('2017-05-03T06:04:45Z')), 'a NUL character, which PostgreSQL cannot store, dropped'),
   sms(`${SMS}&date=yesterday&from=%2B254791541111`, error("date is not a date: 'yesterday'"), 'bad date'),
   sms(`${SMS}&date=2017-02-30 06%3A04%3A45&from=%2B254791541111`, error("date is not a date: '2017-02-30 06:04:45'"), 'impossible date'),
-  sms(`${SMS}&date=2017-05-03T06%3A04%3A45Z&from=hello`, error("from is not a phone number: 'hello'"), 'bad sender'),
+  sms(`${SMS}&date=2017-05-03T06%3A04%3A45Z&from=hello`, error("from is not a valid mobile number: 'hello'"), 'bad sender'),
   sms(
     'linkId=03090445075804249226&text=Msg&to=21512&date=2017-05-03T06%3A04%3A45Z&from=%2B254791541111',
     error('id is missing'),
@@ -156,10 +159,115 @@ const cases: InboundCase[] = [
   report(`id=${REPORT_ID}&status=Success`, { ok: true, value: { providerMessageId: REPORT_ID, status: 'Success' } }, 'only id and status'),
   report(`status=Success&phoneNumber=%2B254711000111&networkCode=63902&retryCount=0`, error('id is missing'), 'missing id'),
   report(`id=${REPORT_ID}&status=Success&retryCount=-1`, error("retryCount is not a whole number: '-1'"), 'bad retryCount'),
+  ...capRows(),
+  ...countRows(),
+  ...phoneRows(),
+  report(
+    `id=${REPORT_ID}&status=Failed&failureReason=SomethingNew`,
+    { ok: true, value: { providerMessageId: REPORT_ID, status: 'Failed', failureReason: 'Other' } },
+    'unknown failureReason kept as Other',
+  ),
+  report(
+    `id=${REPORT_ID}&status=Failed&failureReason=${'x'.repeat(15_000)}`,
+    { ok: true, value: { providerMessageId: REPORT_ID, status: 'Failed', failureReason: 'Other' } },
+    'a 15 KB failureReason kept as Other, never verbatim',
+  ),
+  report(
+    `id=${REPORT_ID}&status=Rejected&failureReason=NotNetworkSubcriber`,
+    { ok: true, value: { providerMessageId: REPORT_ID, status: 'Rejected', failureReason: 'NotNetworkSubcriber' } },
+    "documented failureReason kept (AT's spelling)",
+  ),
 ];
 
+/** Every capped field: at its limit it parses, one character over it is refused with a message naming it. */
+function capRows(): InboundCase[] {
+  const ENDED = `sessionId=${SESSION}&phoneNumber=%2B254711000111&status=Success`;
+  const SMS_BASE = `id=abc&from=%2B254791541111&text=Hi`;
+  const REPORT = `id=${REPORT_ID}&status=Success`;
+  const fields: [string, keyof typeof FIELD_LIMITS, (raw: string) => string, (body: FormBody, options: ParseOptions) => Parsed<unknown>][] = [
+    ['USSD hop', 'sessionId', (v) => `sessionId=${v}&serviceCode=*384%23&phoneNumber=%2B254711000111`, parseUssdHop],
+    ['USSD hop', 'serviceCode', (v) => `sessionId=s&serviceCode=${v}&phoneNumber=%2B254711000111`, parseUssdHop],
+    ['USSD hop', 'networkCode', (v) => `${HOP.replace('networkCode=63902', `networkCode=${v}`)}`, parseUssdHop],
+    ['USSD hop', 'text', (v) => `${HOP}&text=${v}`, parseUssdHop],
+    ['USSD session ended', 'sessionId', (v) => ENDED.replace(`sessionId=${SESSION}`, `sessionId=${v}`), parseUssdSessionEnded],
+    ['USSD session ended', 'serviceCode', (v) => `${ENDED}&serviceCode=${v}`, parseUssdSessionEnded],
+    ['USSD session ended', 'networkCode', (v) => `${ENDED}&networkCode=${v}`, parseUssdSessionEnded],
+    ['USSD session ended', 'status', (v) => ENDED.replace('status=Success', `status=${v}`), parseUssdSessionEnded],
+    ['USSD session ended', 'cost', (v) => `${ENDED}&cost=${v}`, parseUssdSessionEnded],
+    ['USSD session ended', 'lastAppResponse', (v) => `${ENDED}&lastAppResponse=${v}`, parseUssdSessionEnded],
+    ['USSD session ended', 'errorMessage', (v) => `${ENDED}&errorMessage=${v}`, parseUssdSessionEnded],
+    ['incoming SMS', 'id', (v) => SMS_BASE.replace('id=abc', `id=${v}`), parseIncomingSms],
+    ['incoming SMS', 'to', (v) => `${SMS_BASE}&to=${v}`, parseIncomingSms],
+    ['incoming SMS', 'text', (v) => SMS_BASE.replace('text=Hi', `text=${v}`), parseIncomingSms],
+    ['incoming SMS', 'linkId', (v) => `${SMS_BASE}&linkId=${v}`, parseIncomingSms],
+    ['incoming SMS', 'networkCode', (v) => `${SMS_BASE}&networkCode=${v}`, parseIncomingSms],
+    ['incoming SMS', 'date', (v) => `${SMS_BASE}&date=${v}`, parseIncomingSms],
+    ['delivery report', 'id', (v) => REPORT.replace(`id=${REPORT_ID}`, `id=${v}`), parseDeliveryReport],
+    ['delivery report', 'status', (v) => REPORT.replace('status=Success', `status=${v}`), parseDeliveryReport],
+    ['delivery report', 'networkCode', (v) => `${REPORT}&networkCode=${v}`, parseDeliveryReport],
+  ];
+  return fields.flatMap(([callback, field, body, parse]) => {
+    const limit = FIELD_LIMITS[field];
+    const over: InboundCase = { label: `${callback}: ${field} of ${limit + 1} characters`, parse, raw: body('9'.repeat(limit + 1)), expected: error(`${field} is longer than ${limit} characters`) };
+    // A date of the maximum length is no date; its cap is checked only by refusal.
+    if (field === 'date') return [over];
+    const atLimit: InboundCase = { label: `${callback}: ${field} of exactly ${limit} characters`, parse, raw: body('9'.repeat(limit)), expected: expect.objectContaining({ ok: true }) };
+    return [atLimit, over];
+  }).concat([
+    ussd(`sessionId=${'A'.repeat(3000)}&serviceCode=*384%23&phoneNumber=%2B254711000111`, error('sessionId is longer than 100 characters'), 'a 3 KB sessionId'),
+    sms(`id=${'A'.repeat(3000)}&from=%2B254791541111&text=Hi`, error('id is longer than 100 characters'), 'a 3 KB id'),
+  ]);
+}
+
+/** Counts: whole, non-negative, at most their cap (which fits PostgreSQL's integer column). */
+function countRows(): InboundCase[] {
+  const ENDED = `sessionId=${SESSION}&phoneNumber=%2B254711000111&status=Success`;
+  const endedCount = (field: 'durationInMillis' | 'hopsCount', value: string) => `${ENDED}&${field}=${value}`;
+  const rows: InboundCase[] = [];
+  for (const field of ['durationInMillis', 'hopsCount'] as const) {
+    const max = COUNT_LIMITS[field];
+    const key = field === 'durationInMillis' ? 'durationMs' : 'hopsCount';
+    rows.push(
+      ended(endedCount(field, String(max)), { ok: true, value: { sessionId: SESSION, phone: '+254711000111', status: 'Success', [key]: max } }, `${field} at its cap`),
+      ended(endedCount(field, String(max + 1)), error(`${field} is more than ${max}: '${max + 1}'`), `${field} over its cap`),
+      ended(endedCount(field, '2147483648'), error(`${field} is more than ${max}: '2147483648'`), `${field} of 2^31`),
+      ended(endedCount(field, '9'.repeat(400)), error(`${field} is more than ${max}: '${'9'.repeat(40)}…'`), `${field} of 400 digits`),
+      ended(endedCount(field, '-5'), error(`${field} is not a whole number: '-5'`), `${field} negative`),
+      ended(endedCount(field, '1.5'), error(`${field} is not a whole number: '1.5'`), `${field} not whole`),
+    );
+  }
+  rows.push(
+    report(`id=${REPORT_ID}&status=Success&retryCount=${COUNT_LIMITS.retryCount + 1}`, error(`retryCount is more than ${COUNT_LIMITS.retryCount}: '${COUNT_LIMITS.retryCount + 1}'`), 'retryCount over its cap'),
+    report(`id=${REPORT_ID}&status=Success&retryCount=2147483648`, error(`retryCount is more than ${COUNT_LIMITS.retryCount}: '2147483648'`), 'retryCount of 2^31'),
+  );
+  return rows;
+}
+
+/** Only numbers libphonenumber knows as mobiles; a national number is read in the default country (IN here). */
+function phoneRows(): InboundCase[] {
+  const hopFrom = (phone: string) => `sessionId=${SESSION}&serviceCode=*384%23&phoneNumber=${phone}&text=`;
+  const smsFrom = (phone: string) => `id=abc&from=${phone}&text=Hi`;
+  const hopOk = (phone: string) => ({ ok: true, value: { sessionId: SESSION, serviceCode: '*384#', phone, text: '' } }) as const;
+  const smsOk = (phone: string) => ({ ok: true, value: { providerMessageId: 'abc', phone, text: 'Hi' } }) as const;
+  return [
+    ussd(hopFrom('09876543210'), hopOk('+919876543210'), 'a national number with its trunk 0, read in the default country'),
+    ussd(hopFrom('9876543210'), hopOk('+919876543210'), 'a national number without the trunk 0'),
+    ussd(hopFrom('%2B0000000'), error("phoneNumber is not a valid mobile number: '+0000000'"), 'the number +0000000'),
+    ussd(hopFrom('%2B910000000000'), error("phoneNumber is not a valid mobile number: '+910000000000'"), 'an Indian number no operator has'),
+    ussd(hopFrom('%2B911123456789'), error("phoneNumber is not a valid mobile number: '+911123456789'"), 'a Delhi landline'),
+    ussd(hopFrom('%2B18005551234'), error("phoneNumber is not a valid mobile number: '+18005551234'"), 'a toll-free number'),
+    ussd(hopFrom('9'.repeat(500)), error(`phoneNumber is not a valid mobile number: '${'9'.repeat(40)}…'`), 'a 500-digit number'),
+    sms(smsFrom('09876543210'), smsOk('+919876543210'), 'a national sender number'),
+    sms(smsFrom('%2B0000000'), error("from is not a valid mobile number: '+0000000'"), 'the sender +0000000'),
+    report(`id=${REPORT_ID}&status=Success&phoneNumber=%2B0000000`, error("phoneNumber is not a valid mobile number: '+0000000'"), 'a report for +0000000'),
+    ended(`sessionId=${SESSION}&phoneNumber=12345&status=Success`, error("phoneNumber is not a valid mobile number: '12345'"), 'a session end for 12345'),
+  ];
+}
+
+const OPTIONS: ParseOptions = { defaultCountry: 'IN' };
+
 runTable("Africa's Talking: parsing callbacks", cases, (row) => {
-  expect(row.parse(decodeForm(row.raw))).toEqual(row.expected);
+  expect(row.parse(decodeForm(row.raw), OPTIONS)).toEqual(row.expected);
 });
 
 describe("Africa's Talking: replies and statuses", () => {
@@ -180,6 +288,6 @@ describe("Africa's Talking: replies and statuses", () => {
   });
 
   it('refuses a field sent twice (express extended parsing gives an array)', () => {
-    expect(parseDeliveryReport({ id: [REPORT_ID, REPORT_ID], status: 'Success' })).toEqual(error('id is not a single text value'));
+    expect(parseDeliveryReport({ id: [REPORT_ID, REPORT_ID], status: 'Success' }, OPTIONS)).toEqual(error('id is not a single text value'));
   });
 });

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { toMobileE164 } from '../../domain/phone';
 import type { DeliveryReport, InboundSms, InboundUssd, Parsed, UssdReply, UssdSessionEnded } from '../types';
 
 /** Africa's Talking's callbacks, form-encoded, as express.urlencoded hands them over. */
@@ -49,44 +50,98 @@ export function formatUssdReply(reply: UssdReply): string {
   return `${reply.end ? 'END' : 'CON'} ${reply.text}`;
 }
 
+/**
+ * The longest value each field may have. Real values are far shorter (ids about 40 characters,
+ * short codes under 10); the caps keep a hostile or broken caller from writing kilobytes into
+ * every row, or past PostgreSQL's index entry limit (about 2.7 KB) into a 500.
+ */
+export const FIELD_LIMITS = {
+  id: 100,
+  sessionId: 100,
+  serviceCode: 30,
+  networkCode: 10,
+  to: 30,
+  linkId: 100,
+  /** An SMS is at most a few concatenated parts; a USSD session's input joined by '*' stays well under. */
+  text: 1000,
+  status: 40,
+  cost: 40,
+  date: 40,
+  lastAppResponse: 1000,
+  errorMessage: 500,
+} as const satisfies Record<string, number>;
+
+type LimitedField = keyof typeof FIELD_LIMITS;
+
+/** Counts as AT sends them; each cap fits PostgreSQL's integer column with room to spare. */
+export const COUNT_LIMITS = {
+  /** A USSD session lasts at most about 180 s: a day is generous. */
+  durationInMillis: 86_400_000,
+  hopsCount: 10_000,
+  retryCount: 1_000,
+} as const satisfies Record<string, number>;
+
+type CountField = keyof typeof COUNT_LIMITS;
+
+/** Options every parser needs: national numbers are read in the default country. */
+export interface ParseOptions {
+  defaultCountry: string;
+}
+
+/** Unknown failure reasons are kept as this, never verbatim. */
+export const OTHER_FAILURE_REASON = 'Other';
+
 // ---- field schemas: every error message names the field and, where useful, quotes the value ----
 
+/** A value quoted in an error message, shortened: the answer does not echo kilobytes back. */
+function quote(value: unknown): string {
+  const text = String(value);
+  return `'${text.length > 40 ? `${text.slice(0, 40)}…` : text}'`;
+}
+
 /** PostgreSQL cannot store a NUL character: it is dropped here rather than failing the callback later. */
-function text(field: string) {
+function text(field: LimitedField) {
+  const limit = FIELD_LIMITS[field];
   return z
     .string({
       error: (issue) => (issue.input === undefined ? `${field} is missing` : `${field} is not a single text value`),
     })
-    .overwrite((value) => value.replaceAll('\u0000', ''));
+    .overwrite((value) => value.replaceAll('\u0000', ''))
+    .max(limit, { error: `${field} is longer than ${limit} characters` });
 }
 
-function requiredText(field: string) {
+function requiredText(field: LimitedField) {
   return text(field)
     .trim()
     .min(1, { error: `${field} is empty` });
 }
 
 /** Absent and '' both mean "not given". */
-function optionalText(field: string) {
+function optionalText(field: LimitedField) {
   return text(field)
     .optional()
     .transform((value) => (value === undefined || value === '' ? undefined : value));
 }
 
-const PHONE = /^\+?\d{7,15}$/;
-
-/**
- * E.164 with '+'. A '+' sent unencoded in a form body decodes to a space, hence the trim;
- * a missing '+' is added.
- */
-function phone(field: string) {
-  return requiredText(field)
-    .refine((value) => PHONE.test(value), { error: (issue) => `${field} is not a phone number: '${String(issue.input)}'` })
-    .transform((value) => (value.startsWith('+') ? value : `+${value}`));
+/** E.164 with '+', for a number libphonenumber knows as a mobile; a national number is read in the default country. */
+function phone(field: string, options: ParseOptions) {
+  return z
+    .string({ error: (issue) => (issue.input === undefined ? `${field} is missing` : `${field} is not a single text value`) })
+    .trim()
+    .min(1, { error: `${field} is empty` })
+    .transform((value, ctx) => {
+      const e164 = toMobileE164(value, options.defaultCountry);
+      if (!e164) ctx.addIssue({ code: 'custom', message: `${field} is not a valid mobile number: ${quote(value)}` });
+      return e164 ?? '';
+    });
 }
 
-function optionalPhone(field: string) {
-  return optionalText(field).pipe(phone(field).optional());
+function optionalPhone(field: string, options: ParseOptions) {
+  return z
+    .unknown()
+    .optional()
+    .transform((value) => (value === '' ? undefined : value))
+    .pipe(phone(field, options).optional());
 }
 
 /** '2017-05-03T06:04:45Z' or '2017-05-03 06:04:45', both UTC. */
@@ -108,135 +163,180 @@ export function parseUtcDateTime(value: string): Date | undefined {
   return roundTrips ? date : undefined;
 }
 
-function optionalDate(field: string) {
+function optionalDate(field: 'date') {
   return optionalText(field).transform((value, ctx) => {
     if (value === undefined) return undefined;
     const date = parseUtcDateTime(value);
-    if (!date) ctx.addIssue({ code: 'custom', message: `${field} is not a date: '${value}'` });
+    if (!date) ctx.addIssue({ code: 'custom', message: `${field} is not a date: ${quote(value)}` });
     return date;
   });
 }
 
-function optionalCount(field: string) {
-  return optionalText(field).transform((value, ctx) => {
-    if (value === undefined) return undefined;
-    if (!/^\d+$/.test(value.trim())) {
-      ctx.addIssue({ code: 'custom', message: `${field} is not a whole number: '${value}'` });
-      return undefined;
-    }
-    return Number(value);
-  });
+/** A whole number from 0 to the field's cap. */
+function optionalCount(field: CountField) {
+  const max = COUNT_LIMITS[field];
+  return z
+    .string({ error: `${field} is not a single text value` })
+    .optional()
+    .transform((value, ctx) => {
+      const trimmed = value?.trim();
+      if (!trimmed) return undefined;
+      if (!/^\d+$/.test(trimmed)) {
+        ctx.addIssue({ code: 'custom', message: `${field} is not a whole number: ${quote(value)}` });
+        return undefined;
+      }
+      const count = Number(trimmed);
+      if (count > max) ctx.addIssue({ code: 'custom', message: `${field} is more than ${max}: ${quote(value)}` });
+      return count;
+    });
+}
+
+/** A documented reason as sent; anything else as 'Other', so a stored reason is always one of a short list. */
+function failureReason() {
+  return z
+    .unknown()
+    .optional()
+    .transform((value): string | undefined => {
+      if (value === undefined || value === '') return undefined;
+      return typeof value === 'string' && (DELIVERY_FAILURE_REASONS as readonly string[]).includes(value) ? value : OTHER_FAILURE_REASON;
+    });
 }
 
 // ---- the callbacks ----
 
-const ussdHopSchema = z
-  .object({
-    sessionId: requiredText('sessionId'),
-    serviceCode: requiredText('serviceCode'),
-    phoneNumber: phone('phoneNumber'),
-    networkCode: optionalText('networkCode'),
-    // Absent or '' on the first hop.
-    text: text('text').optional(),
-  })
-  .transform(
-    (body): InboundUssd => ({
-      sessionId: body.sessionId,
-      serviceCode: body.serviceCode,
-      phone: body.phoneNumber,
-      networkCode: body.networkCode,
-      text: body.text ?? '',
-    }),
-  );
-
-const ussdSessionEndedSchema = z
-  .object({
-    sessionId: requiredText('sessionId'),
-    serviceCode: optionalText('serviceCode'),
-    phoneNumber: phone('phoneNumber'),
-    networkCode: optionalText('networkCode'),
-    status: requiredText('status'),
-    cost: optionalText('cost'),
-    durationInMillis: optionalCount('durationInMillis'),
-    hopsCount: optionalCount('hopsCount'),
-    lastAppResponse: optionalText('lastAppResponse'),
-    errorMessage: optionalText('errorMessage'),
-    date: optionalDate('date'),
-  })
-  .transform(
-    (body): UssdSessionEnded => ({
-      sessionId: body.sessionId,
-      serviceCode: body.serviceCode,
-      phone: body.phoneNumber,
-      networkCode: body.networkCode,
-      status: body.status,
-      cost: body.cost,
-      durationMs: body.durationInMillis,
-      hopsCount: body.hopsCount,
-      lastAppResponse: body.lastAppResponse,
-      errorMessage: body.errorMessage,
-      date: body.date,
-    }),
-  );
-
-const incomingSmsSchema = z
-  .object({
-    id: requiredText('id'),
-    from: phone('from'),
-    to: optionalText('to'),
-    // An empty SMS is possible; an absent field is not.
-    text: text('text'),
-    linkId: optionalText('linkId'),
-    networkCode: optionalText('networkCode'),
-    date: optionalDate('date'),
-  })
-  .transform(
-    (body): InboundSms => ({
-      providerMessageId: body.id,
-      phone: body.from,
-      to: body.to,
-      text: body.text,
-      linkId: body.linkId,
-      networkCode: body.networkCode,
-      date: body.date,
-    }),
-  );
-
-const deliveryReportSchema = z
-  .object({
-    id: requiredText('id'),
-    // Any status: an unknown one is recorded, never refused.
-    status: requiredText('status'),
-    phoneNumber: optionalPhone('phoneNumber'),
-    networkCode: optionalText('networkCode'),
-    failureReason: optionalText('failureReason'),
-    retryCount: optionalCount('retryCount'),
-  })
-  .transform(
-    (body): DeliveryReport => ({
-      providerMessageId: body.id,
-      status: body.status,
-      phone: body.phoneNumber,
-      networkCode: body.networkCode,
-      failureReason: body.failureReason,
-      retryCount: body.retryCount,
-    }),
-  );
-
-export function parseUssdHop(body: FormBody): Parsed<InboundUssd> {
-  return parseWith(ussdHopSchema, body);
+function ussdHopSchema(options: ParseOptions) {
+  return z
+    .object({
+      sessionId: requiredText('sessionId'),
+      serviceCode: requiredText('serviceCode'),
+      phoneNumber: phone('phoneNumber', options),
+      networkCode: optionalText('networkCode'),
+      // Absent or '' on the first hop.
+      text: text('text').optional(),
+    })
+    .transform(
+      (body): InboundUssd => ({
+        sessionId: body.sessionId,
+        serviceCode: body.serviceCode,
+        phone: body.phoneNumber,
+        networkCode: body.networkCode,
+        text: body.text ?? '',
+      }),
+    );
 }
 
-export function parseUssdSessionEnded(body: FormBody): Parsed<UssdSessionEnded> {
-  return parseWith(ussdSessionEndedSchema, body);
+function ussdSessionEndedSchema(options: ParseOptions) {
+  return z
+    .object({
+      sessionId: requiredText('sessionId'),
+      serviceCode: optionalText('serviceCode'),
+      phoneNumber: phone('phoneNumber', options),
+      networkCode: optionalText('networkCode'),
+      status: requiredText('status'),
+      cost: optionalText('cost'),
+      durationInMillis: optionalCount('durationInMillis'),
+      hopsCount: optionalCount('hopsCount'),
+      lastAppResponse: optionalText('lastAppResponse'),
+      errorMessage: optionalText('errorMessage'),
+      date: optionalDate('date'),
+    })
+    .transform(
+      (body): UssdSessionEnded => ({
+        sessionId: body.sessionId,
+        serviceCode: body.serviceCode,
+        phone: body.phoneNumber,
+        networkCode: body.networkCode,
+        status: body.status,
+        cost: body.cost,
+        durationMs: body.durationInMillis,
+        hopsCount: body.hopsCount,
+        lastAppResponse: body.lastAppResponse,
+        errorMessage: body.errorMessage,
+        date: body.date,
+      }),
+    );
 }
 
-export function parseIncomingSms(body: FormBody): Parsed<InboundSms> {
-  return parseWith(incomingSmsSchema, body);
+function incomingSmsSchema(options: ParseOptions) {
+  return z
+    .object({
+      id: requiredText('id'),
+      from: phone('from', options),
+      to: optionalText('to'),
+      // An empty SMS is possible; an absent field is not.
+      text: text('text'),
+      linkId: optionalText('linkId'),
+      networkCode: optionalText('networkCode'),
+      date: optionalDate('date'),
+    })
+    .transform(
+      (body): InboundSms => ({
+        providerMessageId: body.id,
+        phone: body.from,
+        to: body.to,
+        text: body.text,
+        linkId: body.linkId,
+        networkCode: body.networkCode,
+        date: body.date,
+      }),
+    );
 }
 
-export function parseDeliveryReport(body: FormBody): Parsed<DeliveryReport> {
-  return parseWith(deliveryReportSchema, body);
+function deliveryReportSchema(options: ParseOptions) {
+  return z
+    .object({
+      id: requiredText('id'),
+      // Any status of a sane length parses: the route logs and counts an unknown one and answers 200.
+      status: requiredText('status'),
+      phoneNumber: optionalPhone('phoneNumber', options),
+      networkCode: optionalText('networkCode'),
+      failureReason: failureReason(),
+      retryCount: optionalCount('retryCount'),
+    })
+    .transform(
+      (body): DeliveryReport => ({
+        providerMessageId: body.id,
+        status: body.status,
+        phone: body.phoneNumber,
+        networkCode: body.networkCode,
+        failureReason: body.failureReason,
+        retryCount: body.retryCount,
+      }),
+    );
+}
+
+export function parseUssdHop(body: FormBody, options: ParseOptions): Parsed<InboundUssd> {
+  return parseWith(schemasFor(options).ussdHop, body);
+}
+
+export function parseUssdSessionEnded(body: FormBody, options: ParseOptions): Parsed<UssdSessionEnded> {
+  return parseWith(schemasFor(options).ussdSessionEnded, body);
+}
+
+export function parseIncomingSms(body: FormBody, options: ParseOptions): Parsed<InboundSms> {
+  return parseWith(schemasFor(options).incomingSms, body);
+}
+
+export function parseDeliveryReport(body: FormBody, options: ParseOptions): Parsed<DeliveryReport> {
+  return parseWith(schemasFor(options).deliveryReport, body);
+}
+
+/** Built once per default country, not per callback. */
+const schemasByCountry = new Map<string, ReturnType<typeof buildSchemas>>();
+
+function schemasFor(options: ParseOptions) {
+  let schemas = schemasByCountry.get(options.defaultCountry);
+  if (!schemas) schemasByCountry.set(options.defaultCountry, (schemas = buildSchemas(options)));
+  return schemas;
+}
+
+function buildSchemas(options: ParseOptions) {
+  return {
+    ussdHop: ussdHopSchema(options),
+    ussdSessionEnded: ussdSessionEndedSchema(options),
+    incomingSms: incomingSmsSchema(options),
+    deliveryReport: deliveryReportSchema(options),
+  };
 }
 
 function parseWith<T>(schema: z.ZodType<T>, body: FormBody): Parsed<T> {

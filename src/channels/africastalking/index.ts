@@ -2,6 +2,9 @@ export { AfricasTalkingSms, type AfricasTalkingSmsOptions } from './sms-sender';
 export {
   DELIVERY_FAILURE_REASONS,
   DELIVERY_STATUSES,
+  COUNT_LIMITS,
+  FIELD_LIMITS,
+  OTHER_FAILURE_REASON,
   formatUssdReply,
   isFinalDeliveryStatus,
   isKnownDeliveryStatus,
@@ -13,4 +16,5 @@ export {
   type DeliveryFailureReason,
   type DeliveryStatus,
   type FormBody,
+  type ParseOptions,
 } from './inbound';

@@ -16,6 +16,7 @@ import type { SmsInbox } from '../../domain/sms-inbox';
 import { recordUssdSessionEnded } from '../../domain/ussd-events';
 import type { Logger } from '../../logger';
 import type { Metrics } from '../../metrics';
+import { verifyBodyEncoding } from '../server';
 import { requireWebhookKey } from '../webhook-auth';
 
 const PROVIDER = 'africastalking';
@@ -29,15 +30,18 @@ export interface AfricasTalkingDeps {
   logger: Logger;
   webhookSecret: string;
   metrics: Metrics;
+  /** National numbers in callbacks are read in this country. */
+  defaultCountry: string;
 }
 
 export function africasTalkingWebhooks(deps: AfricasTalkingDeps): Router {
   const router = Router();
+  const options = { defaultCountry: deps.defaultCountry };
   router.use(requireWebhookKey(deps.webhookSecret));
-  router.use(express.urlencoded({ extended: false, limit: '16kb' }));
+  router.use(express.urlencoded({ extended: false, limit: '16kb', verify: verifyBodyEncoding }));
 
   router.post('/ussd', async (req, res) => {
-    const hop = valid(parseUssdHop(req.body ?? {}), res);
+    const hop = valid(parseUssdHop(req.body ?? {}, options), res);
     if (!hop) return;
     const reply = await deps.ussd.handle(hop);
     deps.metrics.ussdReplies.inc({ kind: reply.end ? 'END' : 'CON' });
@@ -45,7 +49,7 @@ export function africasTalkingWebhooks(deps: AfricasTalkingDeps): Router {
   });
 
   router.post('/ussd/events', async (req, res) => {
-    const event = valid(parseUssdSessionEnded(req.body ?? {}), res);
+    const event = valid(parseUssdSessionEnded(req.body ?? {}, options), res);
     if (!event) return;
     await recordUssdSessionEnded(deps.db, PROVIDER, event);
     res.status(200).type('text/plain').send('OK');
@@ -53,18 +57,26 @@ export function africasTalkingWebhooks(deps: AfricasTalkingDeps): Router {
 
   /** Stored durably, answered at once; the work happens on the task queue. AT retries until 200. */
   router.post('/sms', async (req, res) => {
-    const sms = valid(parseIncomingSms(req.body ?? {}), res);
+    const sms = valid(parseIncomingSms(req.body ?? {}, options), res);
     if (!sms) return;
     const { duplicate } = await deps.inbox.receive(PROVIDER, sms);
     if (duplicate) deps.logger.info({ providerMessageId: sms.providerMessageId }, 'incoming sms seen before; not processed again');
     res.status(200).type('text/plain').send('OK');
   });
 
-  /** Never 4xx/5xx for a status or id we do not know: AT would retry it for hours. */
+  /**
+   * Never 4xx/5xx for a status or id we do not know: AT would retry it for hours. An unknown
+   * status is logged and counted, never stored as the message's status.
+   */
   router.post('/delivery', async (req, res) => {
-    const report = valid(parseDeliveryReport(req.body ?? {}), res);
+    const report = valid(parseDeliveryReport(req.body ?? {}, options), res);
     if (!report) return;
-    if (!isKnownDeliveryStatus(report.status)) deps.logger.warn({ status: report.status, providerMessageId: report.providerMessageId }, 'delivery report with an unknown status');
+    if (!isKnownDeliveryStatus(report.status)) {
+      deps.metrics.unknownDeliveryStatuses.inc();
+      deps.logger.warn({ status: report.status, providerMessageId: report.providerMessageId }, 'delivery report with an unknown status; not recorded');
+      res.status(200).type('text/plain').send('OK');
+      return;
+    }
     const found = await deps.outbound.recordDelivery({
       providerMessageId: report.providerMessageId,
       status: report.status,
