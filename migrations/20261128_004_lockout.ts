@@ -13,15 +13,19 @@ export async function up(knex: Knex): Promise<void> {
     t.bigInteger('centre_id').references('centres.id');
     t.bigInteger('account_id').references('accounts.id');
     t.integer('codes_tested');
-    t.index(['centre_id', 'created_at']);
-    t.index(['account_id', 'created_at']);
   });
+  // The budgets read wrong codes only; under attack most rows are refusals, which these skip.
+  await knex.raw(`CREATE INDEX verification_attempts_centre_wrong ON verification_attempts (centre_id, created_at) WHERE outcome = 'wrong_code'`);
+  await knex.raw(`CREATE INDEX verification_attempts_vaccinator_wrong ON verification_attempts (vaccinator_id, created_at) WHERE outcome = 'wrong_code'`);
+  await knex.raw(`CREATE INDEX verification_attempts_account_wrong ON verification_attempts (account_id, created_at) WHERE outcome = 'wrong_code'`);
+  await knex.raw(`CREATE INDEX verification_attempts_lookups ON verification_attempts (vaccinator_id, created_at) WHERE outcome = 'lookup'`);
   await knex.schema.alterTable('appointments', (t) => {
     t.integer('family_attempts').notNullable().defaultTo(0);
   });
 }
 
 export async function down(knex: Knex): Promise<void> {
+  for (const index of ['centre_wrong', 'vaccinator_wrong', 'account_wrong', 'lookups']) await knex.raw(`DROP INDEX IF EXISTS verification_attempts_${index}`);
   await knex.schema.alterTable('appointments', (t) => t.dropColumn('family_attempts'));
   await knex.schema.alterTable('verification_attempts', (t) => {
     t.dropColumn('centre_id');

@@ -23,9 +23,10 @@ let seeded = 0;
 
 /**
  * A centre with a session today, `vaccinators` registered there and `bookings` booked through the
- * booking service (the same writes as USSD or SMS), `perMobile` members to a mobile.
+ * booking service (the same writes as USSD or SMS), `perMobile` members to a mobile; or, given
+ * `families`, that many families of 4 first and one member to a mobile after them.
  */
-export async function seedGuessingCentre(app: App, options: { bookings: number; perMobile?: number; vaccinators?: number }): Promise<GuessingCentre> {
+export async function seedGuessingCentre(app: App, options: { bookings: number; perMobile?: number; vaccinators?: number; families?: number }): Promise<GuessingCentre> {
   const n = ++seeded;
   const perMobile = options.perMobile ?? 1;
   const pincode = String(500000 + n * 10 + (process.pid % 10));
@@ -40,7 +41,7 @@ export async function seedGuessingCentre(app: App, options: { bookings: number; 
   const bookings: SeededBooking[] = [];
   const mobiles = new Map<string, SeededBooking[]>();
   for (let i = 0; i < options.bookings; i++) {
-    const phone = `+91961${String(n).padStart(3, '0')}${String(Math.floor(i / perMobile)).padStart(4, '0')}`;
+    const phone = `+91961${String(n).padStart(3, '0')}${String(mobileIndex(i, perMobile, options.families)).padStart(4, '0')}`;
     const memberName = `Member ${letters(n)} ${letters(i)}`;
     const registered = await app.booking.register(phone, { name: memberName, birthYear: 1980, gender: 'F', idType: 'PAN', idNumber: pan(200_000 + n * 1000 + i) });
     if (registered.kind !== 'registered') throw new Error(`could not register ${memberName}: ${registered.kind}`);
@@ -60,6 +61,11 @@ export function wrongCode(code: string, ...others: string[]): string {
     const guess = String((Number(code) + step) % 10_000).padStart(4, '0');
     if (!others.includes(guess)) return guess;
   }
+}
+
+function mobileIndex(i: number, perMobile: number, families?: number): number {
+  if (families === undefined) return Math.floor(i / perMobile);
+  return i < families * 4 ? Math.floor(i / 4) : families + (i - families * 4);
 }
 
 function letters(n: number): string {
