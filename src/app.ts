@@ -71,10 +71,23 @@ export async function createApp(config: Config, options: AppOptions = {}) {
   const booking = new BookingService(db, codes, clock, rules);
   const outbound = new OutboundService(db, codes);
   const programme = new ProgrammeService(db, { defaultTimezone: config.TIMEZONE, defaultCountry: config.DEFAULT_COUNTRY });
-  const vaccination = new VaccinationService(db, codes, clock, {
-    maxAttemptsPerAppointment: config.MAX_CODE_ATTEMPTS,
-    maxFailuresPerVaccinatorPerHour: config.MAX_VACCINATOR_FAILURES_PER_HOUR,
-  });
+  const vaccination = new VaccinationService(
+    db,
+    codes,
+    clock,
+    {
+      maxAttemptsPerAppointment: config.MAX_CODE_ATTEMPTS,
+      maxFailuresPerVaccinatorPerHour: config.MAX_VACCINATOR_FAILURES_PER_HOUR,
+      maxFailuresPerVaccinatorPerDay: config.MAX_VACCINATOR_FAILURES_PER_DAY,
+      maxFailuresPerCentrePerDay: config.MAX_CENTRE_FAILURES_PER_DAY,
+      maxFailuresPerMobilePerDay: config.MAX_MOBILE_FAILURES_PER_DAY,
+      maxLookupsPerVaccinatorPerHour: config.MAX_VACCINATOR_LOOKUPS_PER_HOUR,
+    },
+    {
+      locked: (count) => metrics.appointmentLocks.inc(count),
+      refused: (reason) => metrics.codeAttemptsRefused.inc({ reason }),
+    },
+  );
   const inbox = new SmsInbox(db, vaccination, {
     defaultCountry: config.DEFAULT_COUNTRY,
     serviceCode: config.USSD_SERVICE_CODE,

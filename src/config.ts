@@ -76,7 +76,12 @@ const schema = z
       .default('Covishield:84,Covaxin:28')
       .transform((list) => Object.fromEntries(list.split(',').map((pair) => pair.split(':').map((part) => part.trim())).map(([vaccine, days]) => [vaccine!, Number(days)]))),
     MAX_CODE_ATTEMPTS: positiveInt(5),
-    MAX_VACCINATOR_FAILURES_PER_HOUR: positiveInt(20),
+    MAX_VACCINATOR_FAILURES_PER_HOUR: positiveInt(10),
+    /** Guessing budgets over 24 hours (see "Guessing the code" in the README). */
+    MAX_VACCINATOR_FAILURES_PER_DAY: positiveInt(20),
+    MAX_CENTRE_FAILURES_PER_DAY: positiveInt(40),
+    MAX_MOBILE_FAILURES_PER_DAY: positiveInt(2),
+    MAX_VACCINATOR_LOOKUPS_PER_HOUR: positiveInt(60),
     /** Replies to incoming SMS per mobile (each is a paid SMS); beyond them replies are dropped, the SMS kept. */
     SMS_REPLIES_PER_MINUTE: positiveInt(10),
     SMS_REPLIES_PER_DAY: positiveInt(100),

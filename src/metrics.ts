@@ -34,6 +34,17 @@ export function createMetrics(queueCounts?: QueueCounts) {
       labelNames: ['provider', 'outcome'],
       registers: [registry],
     }),
+    appointmentLocks: new Counter({
+      name: 'tika_appointment_locks_total',
+      help: 'Appointments locked by wrong codes; alert on a burst (one vaccinator guessing at a centre)',
+      registers: [registry],
+    }),
+    codeAttemptsRefused: new Counter({
+      name: 'tika_code_attempts_refused_total',
+      help: 'Code checks and look-ups refused by a guessing limit, by limit',
+      labelNames: ['reason'],
+      registers: [registry],
+    }),
     ussdReplies: new Counter({
       name: 'tika_ussd_replies_total',
       help: 'USSD screens answered, by kind (CON or END)',

@@ -251,6 +251,8 @@ export class BookingService {
   /**
    * A new code replaces the old one (which stops working) and goes out by SMS. `requestId` names
    * the request that asked (an inbound SMS): asked again after a crash, nothing new is minted.
+   * Wrong codes were guesses at the old code, so the new one starts with every attempt and a lock
+   * is lifted: only the citizen's own phone can ask, so a vaccinator cannot unlock by guessing.
    */
   async resendCode(phone: string, appointmentId: number, requestId?: string): Promise<ResendResult> {
     const dedupeKey = requestId ? `resend-${requestId}` : undefined;
@@ -272,6 +274,9 @@ export class BookingService {
         .update({
           code_hmac: this.codes.mac(appointment.reference, code),
           code_cipher: this.codes.encrypt(code),
+          failed_attempts: 0,
+          family_attempts: 0,
+          locked_at: null,
           updated_at: trx.fn.now(),
         });
       await queueSms(trx, {

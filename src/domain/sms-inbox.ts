@@ -240,7 +240,7 @@ export class SmsInbox {
       channel: 'sms',
       inboundMessageId: message.id,
     });
-    return verificationReply(result, command.target);
+    return verificationReply(result, command.target, this.options.serviceCode);
   }
 }
 
@@ -252,7 +252,7 @@ async function lockReceived(trx: Tx, inboundId: number): Promise<{ id: number; p
 
 
 /** What the vaccinator reads, for each outcome. */
-export function verificationReply(result: VerifyResult, target: string): Reply {
+export function verificationReply(result: VerifyResult, target: string, serviceCode: string): Reply {
   switch (result.kind) {
     case 'accepted':
       return {
@@ -262,7 +262,7 @@ export function verificationReply(result: VerifyResult, target: string): Reply {
     case 'wrong_code':
       return { template: 'sms.vax_wrong_code', params: { target, attemptsLeft: result.attemptsLeft } };
     case 'locked':
-      return { template: 'sms.vax_locked', params: { target } };
+      return { template: 'sms.vax_locked', params: { target, serviceCode } };
     case 'already_vaccinated':
       return { template: 'sms.vax_already', params: { memberName: result.memberName } };
     case 'no_booking_today':
@@ -271,5 +271,9 @@ export function verificationReply(result: VerifyResult, target: string): Reply {
       return { template: 'sms.vax_not_vaccinator', params: {} };
     case 'too_many_failures':
       return { template: 'sms.vax_too_many', params: {} };
+    case 'centre_limit':
+      return { template: 'sms.vax_centre_limit', params: {} };
+    case 'mobile_limit':
+      return { template: 'sms.vax_mobile_limit', params: { target } };
   }
 }

@@ -9,16 +9,50 @@ import { toMobileE164 } from './phone';
 /**
  * The heart of the brief: a dose is recorded only when a vaccinator registered at the booked
  * centre enters the appointment's code, on the appointment's day in the centre's time zone.
- * Every attempt is audited (never the code); wrong codes lock an appointment after a few tries.
+ * Every attempt is audited (never the code). A wrong code is charged only to the appointment it
+ * was aimed at (or, at a mobile with several open members, to that mobile as a whole), and spends
+ * the vaccinator's and the centre's guessing budgets; see "Guessing the code" in the README.
  */
 export interface VaccinationRules {
-  /** Wrong codes before an appointment locks (until an operator unlocks it). */
+  /** Guesses at one code before its appointment locks (until a new code is sent or an operator unlocks). */
   maxAttemptsPerAppointment: number;
-  /** Wrong codes one vaccinator may enter in an hour, so nobody can sweep many appointments. */
+  /** Codes one vaccinator may get wrong in an hour, so nobody can sweep many appointments. */
   maxFailuresPerVaccinatorPerHour: number;
+  /** The same, over 24 hours. */
+  maxFailuresPerVaccinatorPerDay: number;
+  /** Codes all vaccinators of one centre together may get wrong in 24 hours: the most a centre can lock. */
+  maxFailuresPerCentrePerDay: number;
+  /**
+   * Wrong codes entered against a mobile with several open members, per 24 hours; then the
+   * vaccinator must give the booking reference. Held below maxAttemptsPerAppointment, so guesses
+   * at a family's mobile alone never lock a member.
+   */
+  maxFailuresPerMobilePerDay: number;
+  /** Look-ups (who is booked today for this mobile or reference) one vaccinator may make in an hour. */
+  maxLookupsPerVaccinatorPerHour: number;
 }
 
-export const DEFAULT_VACCINATION_RULES: VaccinationRules = { maxAttemptsPerAppointment: 5, maxFailuresPerVaccinatorPerHour: 20 };
+export const DEFAULT_VACCINATION_RULES: VaccinationRules = {
+  maxAttemptsPerAppointment: 5,
+  maxFailuresPerVaccinatorPerHour: 10,
+  maxFailuresPerVaccinatorPerDay: 20,
+  maxFailuresPerCentrePerDay: 40,
+  maxFailuresPerMobilePerDay: 2,
+  maxLookupsPerVaccinatorPerHour: 60,
+};
+
+/** A limit that refused an attempt, named for the metric that counts refusals. */
+export type LimitReason = 'vaccinator_hour' | 'vaccinator_day' | 'centre_day' | 'mobile_day' | 'lookups_hour';
+
+/** What operators watch: a burst of locks, attempts refused by a limit. Called after the change commits. */
+export interface VaccinationEvents {
+  locked(count: number): void;
+  refused(reason: LimitReason): void;
+}
+
+const NO_EVENTS: VaccinationEvents = { locked: () => undefined, refused: () => undefined };
+const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
 
 export type VerifyTarget = { kind: 'reference'; reference: string } | { kind: 'phone'; phone: string } | { kind: 'appointment'; appointmentId: number };
 
@@ -45,7 +79,13 @@ export type VerifyResult =
   | { kind: 'already_vaccinated'; memberName: string }
   | { kind: 'no_booking_today' }
   | { kind: 'not_vaccinator' }
-  | { kind: 'too_many_failures' };
+  | { kind: 'too_many_failures' }
+  /** The centre's 24-hour budget of wrong codes is spent: no code is checked there for now. */
+  | { kind: 'centre_limit' }
+  /** This family mobile has had its wrong codes for today: the vaccinator must give the booking reference. */
+  | { kind: 'mobile_limit' };
+
+export type LookupResult = { kind: 'found'; bookings: Recipient[] } | { kind: 'limit' } | { kind: 'not_vaccinator' };
 
 export type UnlockResult = { kind: 'unlocked' } | { kind: 'not_locked' } | { kind: 'not_found' };
 
@@ -53,7 +93,9 @@ interface Candidate extends Recipient {
   status: string;
   codeHmac: string;
   failedAttempts: number;
+  familyAttempts: number;
   lockedAt: Date | null;
+  accountId: number;
   beneficiaryId: number;
   centreId: number;
   sessionDate: string;
@@ -79,6 +121,7 @@ export class VaccinationService {
     private readonly codes: CodeVault,
     private readonly clock: Clock,
     private readonly rules: VaccinationRules = DEFAULT_VACCINATION_RULES,
+    private readonly events: VaccinationEvents = NO_EVENTS,
   ) {}
 
   async activeVaccinator(phone: string, db: Db | Tx = this.db): Promise<Vaccinator | undefined> {
@@ -88,12 +131,35 @@ export class VaccinationService {
       .first('v.id', 'v.centre_id as centreId', 'c.name as centreName');
   }
 
-  /** Appointments still to be vaccinated today at this vaccinator's centre for a mobile or reference. */
+  /**
+   * Appointments still to be vaccinated today at this vaccinator's centre for a mobile or reference.
+   * Not audited: it only redraws the list of a look-up that was (see lookUp).
+   */
   async bookingsToday(vaccinatorPhone: string, target: VerifyTarget): Promise<Recipient[]> {
     const vaccinator = await this.activeVaccinator(vaccinatorPhone);
     if (!vaccinator) return [];
-    const rows = await this.candidates(this.db, vaccinator, target);
-    return rows.filter((c) => c.status === 'booked').map(({ id, reference, memberName, dose, vaccine }) => ({ id, reference, memberName, dose, vaccine }));
+    return openRecipients(await this.candidates(this.db, vaccinator, target));
+  }
+
+  /**
+   * A vaccinator asks who is booked today for a mobile or reference: it reveals names, so each
+   * look-up is audited and one vaccinator's look-ups are limited per hour.
+   */
+  async lookUp(vaccinatorPhone: string, target: VerifyTarget, channel: 'sms' | 'ussd'): Promise<LookupResult> {
+    return this.db.transaction(async (trx) => {
+      const vaccinator = await this.activeVaccinator(vaccinatorPhone, trx);
+      if (!vaccinator) return { kind: 'not_vaccinator' };
+      await trx('vaccinators').where('id', vaccinator.id).forNoKeyUpdate().first('id');
+      const attempt = { vaccinatorPhone, channel };
+      if ((await this.recentLookups(trx, vaccinator.id)) >= this.rules.maxLookupsPerVaccinatorPerHour) {
+        this.afterCommit(trx, () => this.events.refused('lookups_hour'));
+        await this.record(trx, attempt, vaccinator, { outcome: 'lookup_limit' });
+        return { kind: 'limit' };
+      }
+      const rows = await this.candidates(trx, vaccinator, target);
+      await this.record(trx, attempt, vaccinator, { outcome: 'lookup', accountId: rows[0]?.accountId, appointmentId: rows.length === 1 ? rows[0]!.id : undefined });
+      return { kind: 'found', bookings: openRecipients(rows) };
+    });
   }
 
   async verify(request: VerifyRequest): Promise<VerifyResult> {
@@ -104,16 +170,25 @@ export class VaccinationService {
   async verifyIn(trx: Tx, request: VerifyRequest): Promise<VerifyResult> {
     const vaccinator = await this.activeVaccinator(request.vaccinatorPhone, trx);
     if (!vaccinator) return this.audit(trx, request, undefined, undefined, { kind: 'not_vaccinator' });
-    // One vaccinator's attempts happen one at a time, so the hourly limit cannot be raced.
-    await trx('vaccinators').where('id', vaccinator.id).forUpdate().first('id');
-    if ((await this.recentFailures(trx, vaccinator.id)) >= this.rules.maxFailuresPerVaccinatorPerHour) {
-      return this.audit(trx, request, vaccinator, undefined, { kind: 'too_many_failures' });
+    // Attempts at one centre happen one at a time, so neither its budget nor a vaccinator's can be raced.
+    await trx('centres').where('id', vaccinator.centreId).forNoKeyUpdate().first('id');
+    const spent = await this.spentBudget(trx, vaccinator);
+    if (spent) {
+      this.afterCommit(trx, () => this.events.refused(spent));
+      return this.audit(trx, request, vaccinator, undefined, spent === 'centre_day' ? { kind: 'centre_limit' } : { kind: 'too_many_failures' });
     }
 
     const candidates = await this.candidates(trx, vaccinator, request.target, true);
     const open = candidates.filter((c) => c.status === 'booked');
     const done = candidates.filter((c) => c.status === 'vaccinated');
     if (candidates.length === 0) return this.audit(trx, request, vaccinator, undefined, { kind: 'no_booking_today' });
+
+    // A mobile with several open members: the guess is the family's, limited per mobile, checked before any code is.
+    const family = request.target.kind === 'phone' && open.length > 1 ? open[0]!.accountId : undefined;
+    if (family !== undefined && (await this.recentFamilyFailures(trx, family)) >= this.familyLimit()) {
+      this.afterCommit(trx, () => this.events.refused('mobile_day'));
+      return this.audit(trx, request, vaccinator, undefined, { kind: 'mobile_limit' });
+    }
 
     const unlocked = open.filter((c) => !c.lockedAt);
     const match = unlocked.find((c) => this.codes.matches(c.reference, request.code, c.codeHmac));
@@ -125,7 +200,8 @@ export class VaccinationService {
       return this.audit(trx, request, vaccinator, who, { kind: 'already_vaccinated', memberName: who.memberName });
     }
     if (unlocked.length === 0) return this.audit(trx, request, vaccinator, open[0], { kind: 'locked' });
-    return this.wrongCode(trx, request, vaccinator, unlocked);
+    if (family !== undefined) return this.wrongFamilyCode(trx, request, vaccinator, family, unlocked);
+    return this.wrongCode(trx, request, vaccinator, unlocked[0]!);
   }
 
   /** An operator lifts a lock after checking who is asking; the attempts start again from zero. */
@@ -133,7 +209,7 @@ export class VaccinationService {
     const unlocked = await this.db('appointments')
       .where('id', appointmentId)
       .whereNotNull('locked_at')
-      .update({ locked_at: null, failed_attempts: 0, updated_at: this.db.fn.now() });
+      .update({ locked_at: null, failed_attempts: 0, family_attempts: 0, updated_at: this.db.fn.now() });
     if (unlocked > 0) return { kind: 'unlocked' };
     return (await this.db('appointments').where('id', appointmentId).first('id')) ? { kind: 'not_locked' } : { kind: 'not_found' };
   }
@@ -180,36 +256,88 @@ export class VaccinationService {
     return this.audit(trx, request, vaccinator, appointment, { kind: 'accepted', appointment: { id, reference, memberName, dose, vaccine }, certificateId });
   }
 
-  /** Every candidate the code could have been for counts the failure: guessing across a family gains nothing. */
-  private async wrongCode(trx: Tx, request: VerifyRequest, vaccinator: Vaccinator, unlocked: Candidate[]): Promise<VerifyResult> {
-    const max = this.rules.maxAttemptsPerAppointment;
-    const now = this.clock.now();
-    const left: number[] = [];
-    for (const candidate of unlocked) {
-      const [row] = await trx('appointments')
-        .where('id', candidate.id)
-        .update({
-          failed_attempts: trx.raw('failed_attempts + 1'),
-          locked_at: trx.raw('CASE WHEN failed_attempts + 1 >= ? THEN ?::timestamptz ELSE NULL END', [max, now.toISOString()]),
-          updated_at: now,
-        })
-        .returning('failed_attempts');
-      left.push(Math.max(0, max - row.failed_attempts));
-    }
-    // "Locked" only when no appointment the code could be for is still open.
-    const open = left.filter((n) => n > 0);
-    const result: VerifyResult = open.length === 0 ? { kind: 'locked' } : { kind: 'wrong_code', attemptsLeft: Math.min(...open) };
-    await this.audit(trx, request, vaccinator, unlocked[0], { kind: 'wrong_code', attemptsLeft: result.kind === 'wrong_code' ? result.attemptsLeft : 0 });
-    return result;
+  /** The one appointment the code was aimed at is charged; it locks when its guesses are spent. */
+  private async wrongCode(trx: Tx, request: VerifyRequest, vaccinator: Vaccinator, appointment: Candidate): Promise<VerifyResult> {
+    const [row] = await this.charge(trx, [appointment.id], 'failed_attempts');
+    await this.record(trx, request, vaccinator, { outcome: 'wrong_code', appointmentId: appointment.id, codesTested: 1 });
+    const left = this.rules.maxAttemptsPerAppointment - row!.guesses;
+    return left > 0 ? { kind: 'wrong_code', attemptsLeft: left } : { kind: 'locked' };
   }
 
-  private async recentFailures(trx: Tx, vaccinatorId: number): Promise<number> {
-    const since = new Date(this.clock.now().getTime() - 3_600_000);
-    const [{ count }] = (await trx('verification_attempts')
-      .where({ vaccinator_id: vaccinatorId, outcome: 'wrong_code' })
-      .andWhere('created_at', '>', since)
-      .count({ count: '*' })) as [{ count: number }];
+  /**
+   * A wrong code at a family mobile tested every unlocked member's code: it is charged to the
+   * mobile (which refuses further guesses after a few) and counted on each member's guesses, so the
+   * odds per code stay what they are; it cannot lock a member that was not also guessed at directly.
+   */
+  private async wrongFamilyCode(trx: Tx, request: VerifyRequest, vaccinator: Vaccinator, accountId: number, unlocked: Candidate[]): Promise<VerifyResult> {
+    await this.charge(trx, unlocked.map((c) => c.id), 'family_attempts');
+    await this.record(trx, request, vaccinator, { outcome: 'wrong_code', accountId, codesTested: unlocked.length });
+    const left = this.familyLimit() - (await this.recentFamilyFailures(trx, accountId));
+    return left > 0 ? { kind: 'wrong_code', attemptsLeft: left } : { kind: 'mobile_limit' };
+  }
+
+  /** One more guess on each appointment's code; those whose guesses are spent lock. */
+  private async charge(trx: Tx, ids: number[], column: 'failed_attempts' | 'family_attempts'): Promise<{ id: number; guesses: number; locked: boolean }[]> {
+    const now = this.clock.now();
+    const guesses = `failed_attempts + family_attempts + 1`;
+    const rows = (await trx('appointments')
+      .whereIn('id', ids)
+      .update({
+        [column]: trx.raw('?? + 1', [column]),
+        locked_at: trx.raw(`CASE WHEN ${guesses} >= ? THEN ?::timestamptz ELSE NULL END`, [this.rules.maxAttemptsPerAppointment, now.toISOString()]),
+        updated_at: now,
+      })
+      .returning(['id', trx.raw('failed_attempts + family_attempts AS guesses'), trx.raw('locked_at IS NOT NULL AS locked')])) as { id: number; guesses: number; locked: boolean }[];
+    const locks = rows.filter((r) => r.locked).length;
+    if (locks > 0) this.afterCommit(trx, () => this.events.locked(locks));
+    return rows;
+  }
+
+  /** Guesses at a family mobile may never use up a member's tries alone. */
+  private familyLimit(): number {
+    return Math.min(this.rules.maxFailuresPerMobilePerDay, this.rules.maxAttemptsPerAppointment - 1);
+  }
+
+  /**
+   * The first budget spent, if any. A guess at a family mobile spends one per code it tested, so a
+   * budget bounds the codes tried, whichever way they were entered.
+   */
+  private async spentBudget(trx: Tx, vaccinator: Vaccinator): Promise<LimitReason | undefined> {
+    const now = this.clock.now().getTime();
+    const hourAgo = new Date(now - HOUR_MS);
+    const tested = 'COALESCE(codes_tested, 1)';
+    const [row] = (await trx('verification_attempts')
+      .where('outcome', 'wrong_code')
+      .andWhere('created_at', '>', new Date(now - DAY_MS))
+      .andWhere((q) => q.where('centre_id', vaccinator.centreId).orWhere('vaccinator_id', vaccinator.id))
+      .select(
+        trx.raw(`COALESCE(SUM(${tested}) FILTER (WHERE vaccinator_id = ? AND created_at > ?), 0)::int AS "vaccinatorHour"`, [vaccinator.id, hourAgo]),
+        trx.raw(`COALESCE(SUM(${tested}) FILTER (WHERE vaccinator_id = ?), 0)::int AS "vaccinatorDay"`, [vaccinator.id]),
+        trx.raw(`COALESCE(SUM(${tested}) FILTER (WHERE centre_id = ?), 0)::int AS "centreDay"`, [vaccinator.centreId]),
+      )) as { vaccinatorHour: number; vaccinatorDay: number; centreDay: number }[];
+    if (row!.centreDay >= this.rules.maxFailuresPerCentrePerDay) return 'centre_day';
+    if (row!.vaccinatorDay >= this.rules.maxFailuresPerVaccinatorPerDay) return 'vaccinator_day';
+    if (row!.vaccinatorHour >= this.rules.maxFailuresPerVaccinatorPerHour) return 'vaccinator_hour';
+    return undefined;
+  }
+
+  private async recentFamilyFailures(trx: Tx, accountId: number): Promise<number> {
+    return this.countAttempts(trx, { account_id: accountId, outcome: 'wrong_code' }, DAY_MS);
+  }
+
+  private async recentLookups(trx: Tx, vaccinatorId: number): Promise<number> {
+    return this.countAttempts(trx, { vaccinator_id: vaccinatorId, outcome: 'lookup' }, HOUR_MS);
+  }
+
+  private async countAttempts(trx: Tx, where: Record<string, string | number>, windowMs: number): Promise<number> {
+    const since = new Date(this.clock.now().getTime() - windowMs);
+    const [{ count }] = (await trx('verification_attempts').where(where).andWhere('created_at', '>', since).count({ count: '*' })) as [{ count: number }];
     return Number(count);
+  }
+
+  /** Runs `effect` once the transaction has committed (never for a rolled-back one). */
+  private afterCommit(trx: Tx, effect: () => void): void {
+    trx.executionPromise.then(effect, () => undefined);
   }
 
   /** Booked or vaccinated appointments for the target, at this vaccinator's centre, on today's date there. */
@@ -236,7 +364,9 @@ export class VaccinationService {
         'ap.dose',
         'ap.code_hmac as codeHmac',
         'ap.failed_attempts as failedAttempts',
+        'ap.family_attempts as familyAttempts',
         'ap.locked_at as lockedAt',
+        'a.id as accountId',
         'ap.beneficiary_id as beneficiaryId',
         'b.name as memberName',
         's.vaccine',
@@ -247,14 +377,32 @@ export class VaccinationService {
   }
 
   private async audit<R extends VerifyResult>(trx: Tx, request: VerifyRequest, vaccinator: Vaccinator | undefined, appointment: { id: number } | undefined, result: R): Promise<R> {
+    await this.record(trx, request, vaccinator, { outcome: result.kind, appointmentId: appointment?.id });
+    return result;
+  }
+
+  /** One row of the audit; `created_at` from the service's clock, which the time windows are measured by. */
+  private async record(
+    trx: Tx,
+    request: { vaccinatorPhone: string; channel: string; inboundMessageId?: number },
+    vaccinator: Vaccinator | undefined,
+    row: { outcome: string; appointmentId?: number; accountId?: number; codesTested?: number },
+  ): Promise<void> {
     await trx('verification_attempts').insert({
       vaccinator_id: vaccinator?.id ?? null,
       vaccinator_phone: request.vaccinatorPhone,
-      appointment_id: appointment?.id ?? null,
+      centre_id: vaccinator?.centreId ?? null,
+      appointment_id: row.appointmentId ?? null,
+      account_id: row.accountId ?? null,
+      codes_tested: row.codesTested ?? null,
       channel: request.channel,
-      outcome: result.kind,
+      outcome: row.outcome,
       inbound_message_id: request.inboundMessageId ?? null,
+      created_at: this.clock.now(),
     });
-    return result;
   }
+}
+
+function openRecipients(candidates: Candidate[]): Recipient[] {
+  return candidates.filter((c) => c.status === 'booked').map(({ id, reference, memberName, dose, vaccine }) => ({ id, reference, memberName, dose, vaccine }));
 }

@@ -149,7 +149,7 @@ describe('CODE', () => {
 
     const messages = await exchange(phone, 'code', 2);
     const answer = messages.find((m) => m.includes('comes in a separate SMS'));
-    expect(answer).toBe('Tika: a new security code for Farah Khan comes in a separate SMS. The old code no longer works.');
+    expect(answer).toBe('Tika: a new security code for Farah Khan comes in a separate SMS. The old code no longer works; a locked booking is open again.');
     const newCode = /new security code is (\d{4})/.exec(messages.find((m) => m !== answer)!)![1]!;
     expect(answer).not.toContain(newCode);
 
@@ -190,7 +190,7 @@ describe('CODE', () => {
     expect(await reply(phone, 'KOD')).toBe(choice);
     for (let resent = 1; resent <= 3; resent++) {
       if (resent > 1) expect(await reply(phone, 'code')).toBe(choice);
-      expect(await exchange(phone, '2', 2)).toContain('Tika: a new security code for Hari Sen comes in a separate SMS. The old code no longer works.');
+      expect(await exchange(phone, '2', 2)).toContain('Tika: a new security code for Hari Sen comes in a separate SMS. The old code no longer works; a locked booking is open again.');
     }
     expect(await reply(phone, 'code')).toBe(choice);
     expect(await reply(phone, '2')).toBe('Tika: a code can be sent 3 times a day. Please try again tomorrow.');

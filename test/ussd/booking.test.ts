@@ -88,7 +88,7 @@ describe('booking over Africa\'s Talking USSD', () => {
 
     expect((await t.ussd('ATUid_mine2', phone, '2*1*1')).body).toContain('1 Send a new code by SMS');
     const resent = await t.ussd('ATUid_mine2', phone, '2*1*1*1');
-    expect(resent.body).toBe('END A new security code has been sent by SMS. The old code no longer works.');
+    expect(resent.body).toBe('END A new security code has been sent by SMS. The old code no longer works. A locked booking is open again.');
     const sent = await t.at.waitForSent(2);
     const newCode = /security code is (\d{4})/.exec(sent[1]!.message)![1]!;
     const { CodeVault } = await import('../../src/domain/codes');

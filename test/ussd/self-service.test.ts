@@ -136,13 +136,16 @@ describe('my appointments', () => {
     expect(moved).toBeGreaterThan(0);
   });
 
-  it('sends a new code on request: the old one stops working and the new one works', async () => {
+  it('sends a new code on request: the old one stops working, the new one works, and a lock is lifted', async () => {
     const { centre, phone, appointment } = await bookOne('120004');
     const oldCode = await codeSentTo(phone);
     const vaccinator = await t.app.programme.createVaccinator({ phone: '+919700099001', name: 'Nurse Resend', centreId: centre.id });
+    // Locked by wrong codes, as five guesses leave it.
+    await t.app.db('appointments').where('id', appointment.id).update({ failed_attempts: 5, locked_at: new Date() });
     const screens = await t.converse(`ATUid_resend_${next}`, phone, ['2', '1', '1', '1']);
-    expect(screens.at(-1)).toBe('END A new security code has been sent by SMS. The old code no longer works.');
+    expect(screens.at(-1)).toBe('END A new security code has been sent by SMS. The old code no longer works. A locked booking is open again.');
     const newCode = await codeSentTo(phone, 1);
+    expect(await t.app.db('appointments').where('id', appointment.id).first('failed_attempts', 'locked_at')).toEqual({ failed_attempts: 0, locked_at: null });
 
     const sameDay = await t.app.db('vaccination_sessions').where('id', appointment.session_id).first();
     t.clock.set(new Date(`${sameDay.date}T06:00:00Z`));

@@ -11,7 +11,14 @@ export function vaccinatorBindings(vaccination: VaccinationService, defaultCount
 
   return {
     actions: {
-      findBookingsToday: async (vars, ctx) => ({ outcome: (await bookings(vars, ctx.phone)).length ? 'some' : 'none' }),
+      // The audited, limited look-up; the list screen after it only redraws what this found.
+      findBookingsToday: async (vars, ctx) => {
+        const target = targetOf(vars);
+        if (!target) return { outcome: 'none' };
+        const result = await vaccination.lookUp(ctx.phone, target, 'ussd');
+        if (result.kind === 'limit') return { outcome: 'limit' };
+        return { outcome: result.kind === 'found' && result.bookings.length ? 'some' : 'none' };
+      },
       verifyCode: async (vars, ctx) => {
         const result = await vaccination.verify({
           vaccinatorPhone: ctx.phone,
