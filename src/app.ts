@@ -63,7 +63,7 @@ export async function createApp(config: Config, options: AppOptions = {}) {
   await migrateLatest(db);
 
   // commandTimeout: a frozen Redis (connection open, no answers) must not hold a USSD hop or /health forever.
-  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 2, lazyConnect: false, commandTimeout: 3000 });
+  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 2, lazyConnect: false, commandTimeout: 2000 });
   const bullConnection = queueConnection(config.REDIS_URL);
   logRedisErrors(redis, 'app', logger);
   logRedisErrors(bullConnection, 'queue-connection', logger);

@@ -4,10 +4,15 @@ import { waitFor } from './support/services';
 
 /**
  * kill -9 of the product (web, relay and workers in one process) in the middle of each of two bursts
- * of 200 USSD bookings, then a restart: every appointment ends up with exactly one code SMS.
+ * of 200 USSD bookings, then a restart: every appointment ends up with its code SMS, none is lost,
+ * and a second copy is possible only for a message whose send to the provider was in flight at the
+ * kill: Africa's Talking has no idempotency key, so the worker that takes the job up again cannot
+ * know whether the cut request was accepted, and resends (README, Known limits: a lost code is
+ * worse than a doubled one). Those rows are the ones claimed twice (attempts > 1).
  */
 const BURST = 200;
 const CALLERS = 6;
+const SMS_CONCURRENCY = 8;
 /** Jobs the dead process held are taken up again after this (QUEUE_LOCK_MS), shortened to keep the run short. */
 const env = { QUEUE_LOCK_MS: '5000' };
 
@@ -45,6 +50,8 @@ it('kill -9 during 2 bursts of 200 bookings: after restart every appointment has
     const { doneAt } = await waitForAllCodeSms(db, at, 90_000);
     await sleep(3000);
     const sms = await checkCodeSms(db, at);
+    const [claimedTwice] = await db('outbound_messages').where('attempts', '>', 1).count({ n: '*' });
+    const cutInFlight = Number(claimedTwice!.n);
     const hops = hopFigures(load.hops);
     printFigures(`kill -9 during 2 bursts of ${BURST} USSD bookings (${CALLERS} callers)`, {
       'killed after bookings (burst 1, 2)': kills.map((k) => k.atBooking).join(', '),
@@ -59,11 +66,15 @@ it('kill -9 during 2 bursts of 200 bookings: after restart every appointment has
       'code SMS sent once': sms.once,
       'code SMS missing': sms.missing,
       'code SMS doubled': sms.doubled,
+      'sends cut in flight by the kills (claimed twice)': cutInFlight,
       'all code SMS sent': doneAt ? `${((doneAt - burstsEnded) / 1000).toFixed(1)} s after the last burst` : 'not within 90 s',
     });
 
     expect(hops.http5xx).toBe(0);
-    expect(sms).toMatchObject({ missing: 0, doubled: 0, stray: 0 });
+    expect(sms).toMatchObject({ missing: 0, stray: 0 });
+    // A double only where a send was cut by the kill, and at most one per send in flight.
+    expect(sms.doubled).toBeLessThanOrEqual(cutInFlight);
+    expect(cutInFlight).toBeLessThanOrEqual(kills.length * SMS_CONCURRENCY);
     expect(sms.appointments).toBeGreaterThan(BURST);
   });
 });

@@ -59,7 +59,7 @@ async function outage(stack: Stack, kind: 'stopped' | 'frozen', series: string) 
   const unstructured = product.logs.filter((line) => line.includes('[ioredis]')).length;
   printFigures(`Redis ${kind} ${OUTAGE_MS / 1000} s under USSD load + ${BOOKINGS} bookings (${CALLERS} callers, SMS at ${env.SMS_SEND_RATE_PER_SECOND}/s)`, {
     'code SMS relayed, unsent when Redis went': backlogAtOutage,
-    'of those, still unsent when Redis came back': strandedAtReturn,
+    'of those, still unsent when Redis came back': kind === 'stopped' ? strandedAtReturn : 'n/a (data kept)',
     'bookings completed (END Booked)': outcomes.booked,
     'bookings ended early (END screen)': outcomes.ended,
     'bookings with a hop unanswered': outcomes['no answer'],
