@@ -1,4 +1,4 @@
-import { hopFigures, inPool, printFigures, seedCallers, UssdLoad, waitForAllCodeSms } from './support/load';
+import { hopFigures, inPool, postIncomingSms, printFigures, seedCallers, UssdLoad, waitForAllCodeSms } from './support/load';
 import { sleep, withStack, type Stack } from './support/scenario';
 import { waitFor } from './support/services';
 
@@ -16,6 +16,7 @@ const SMS_WITHIN_MS = 90_000;
 const env = { SMS_SEND_RATE_PER_SECOND: '6' };
 /** Redis goes once this many bookings are done. */
 const OUTAGE_AFTER_BOOKINGS = 100;
+const INCOMING_SMS = 10;
 
 async function outage(stack: Stack, kind: 'stopped' | 'frozen', series: string) {
   const { redis, product, db, at } = stack;
@@ -41,7 +42,14 @@ async function outage(stack: Stack, kind: 'stopped' | 'frozen', series: string) 
   const down = Date.now();
   if (kind === 'stopped') await redis.kill();
   else redis.freeze();
-  await sleep(OUTAGE_MS);
+  // Incoming SMS need only PostgreSQL to be stored and answered 200; their replies follow Redis's return.
+  const smsSenders = Array.from({ length: INCOMING_SMS }, (_, i) => `+9197000001${String(i).padStart(2, '0')}`);
+  const smsStatuses: number[] = [];
+  for (const [i, from] of smsSenders.entries()) {
+    smsStatuses.push(await postIncomingSms(product.baseUrl, from, 'HELP', `ATXid_fault_${kind}_${i}`));
+    await sleep(OUTAGE_MS / INCOMING_SMS / 2);
+  }
+  await sleep(Math.max(0, down + OUTAGE_MS - Date.now()));
   if (kind === 'stopped') await redis.start();
   else redis.thaw();
   const back = Date.now();
@@ -51,8 +59,10 @@ async function outage(stack: Stack, kind: 'stopped' | 'frozen', series: string) 
   await browsers;
 
   const { check, doneAt } = await waitForAllCodeSms(db, at, SMS_WITHIN_MS - (Date.now() - back));
+  await waitFor('a reply to every incoming SMS', async () => smsSenders.every((from) => at.sent.some((s) => s.to === from)), 30_000).catch(() => undefined);
   await sleep(3000); // a second copy, if any, has time to arrive
   const final = await waitForAllCodeSms(db, at, 0);
+  const replies = smsSenders.map((from) => at.sent.filter((s) => s.to === from).length);
   const hops = hopFigures(load.hops);
   const duringOutage = hopFigures(load.hops.filter((h) => h.at >= down && h.at <= back));
   const redisErrorLines = product.logs.filter((line) => line.includes('"msg":"redis error"')).length;
@@ -76,6 +86,9 @@ async function outage(stack: Stack, kind: 'stopped' | 'frozen', series: string) 
     'code SMS missing': final.check.missing,
     'code SMS doubled': final.check.doubled,
     'all code SMS sent, s after Redis back': doneAt ? ((doneAt - back) / 1000).toFixed(1) : `not within ${SMS_WITHIN_MS / 1000} s`,
+    'incoming SMS during the outage': INCOMING_SMS,
+    'incoming SMS answered 200': smsStatuses.filter((s) => s === 200).length,
+    'replies sent once / missing / doubled': `${replies.filter((n) => n === 1).length} / ${replies.filter((n) => n === 0).length} / ${replies.filter((n) => n > 1).length}`,
     'structured redis error lines': redisErrorLines,
     'unstructured [ioredis] lines': unstructured,
   });
@@ -87,6 +100,8 @@ async function outage(stack: Stack, kind: 'stopped' | 'frozen', series: string) 
   expect(final.check).toMatchObject({ missing: 0, doubled: 0, stray: 0 });
   expect(final.check.appointments).toBeGreaterThan(BOOKINGS / 2);
   expect(unstructured).toBe(0);
+  expect(smsStatuses).toEqual(smsSenders.map(() => 200));
+  expect(replies).toEqual(smsSenders.map(() => 1));
 }
 
 it('Redis stopped 10 s (no persistence): no 5xx, every hop answered within 6 s, every code SMS once within 90 s', async () => {

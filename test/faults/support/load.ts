@@ -174,3 +174,20 @@ export function printFigures(title: string, figures: Record<string, string | num
   const lines = Object.entries(figures).map(([k, v]) => `  ${k.padEnd(width)}  ${v}`);
   process.stdout.write(`\n${title}\n${lines.join('\n')}\n`);
 }
+
+/** An incoming SMS as Africa's Talking posts it; the HTTP status, or 0 when no answer came. */
+export async function postIncomingSms(baseUrl: string, from: string, text: string, id: string): Promise<number> {
+  const form = { linkId: '03090445075804249226', text, to: '21512', id, date: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'), from, networkCode: '40410' };
+  try {
+    const response = await fetch(`${baseUrl}/webhooks/africastalking/sms?key=${TEST_WEBHOOK_SECRET}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams(form).toString(),
+      signal: AbortSignal.timeout(HOP_TIMEOUT_MS),
+    });
+    await response.text();
+    return response.status;
+  } catch {
+    return 0;
+  }
+}
