@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import * as core from './20261128_001_core';
 import * as messages from './20261128_002_messages';
 import * as vaccination from './20261128_003_vaccination';
+import * as outboxSweep from './20261128_010_outbox_sweep';
 
 /**
  * Migrations in order. Listed explicitly (rather than read from the folder) so they run the same
@@ -11,4 +12,5 @@ export const migrations: Record<string, Knex.Migration> = {
   '20261128_001_core': core,
   '20261128_002_messages': messages,
   '20261128_003_vaccination': vaccination,
+  '20261128_010_outbox_sweep': outboxSweep,
 };

@@ -123,10 +123,11 @@ export async function requeueLostJobs(
   jobsExist: { sms: JobsExist; tasks: JobsExist },
 ): Promise<{ messages: number; tasks: number }> {
   const before = new Date(now.getTime() - missingAfterMs);
+  // The conditions match the partial indexes outbound_unfinished and outbox_tasks_undone.
   const messages = await requeueMissing(db, 'outbound_messages', jobsExist.sms, (q) =>
-    q.whereIn('status', UNFINISHED_SMS).andWhere('relayed_at', '<', before).andWhere('updated_at', '<', before),
+    q.whereIn('status', UNFINISHED_SMS).whereNotNull('relayed_at').andWhere('relayed_at', '<', before).andWhere('updated_at', '<', before),
   );
-  const tasks = await requeueMissing(db, 'outbox_tasks', jobsExist.tasks, (q) => q.whereNull('done_at').andWhere('relayed_at', '<', before));
+  const tasks = await requeueMissing(db, 'outbox_tasks', jobsExist.tasks, (q) => q.whereNull('done_at').whereNotNull('relayed_at').andWhere('relayed_at', '<', before));
   if (messages + tasks > 0) await db.raw(`NOTIFY ${OUTBOX_CHANNEL}`);
   return { messages, tasks };
 }

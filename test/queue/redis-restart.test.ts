@@ -30,11 +30,15 @@ describe('a Redis that restarts empty under a running worker', () => {
   it('registers the schedulers again and re-relays, once, an SMS whose job vanished', async () => {
     expect(await schedulers()).toEqual(['mark_no_shows', 'requeue_stuck']);
     await redis.kill();
-    // Committed and relayed just before Redis died: its job went with Redis.
+    // Committed and relayed just before Redis died: its job went with Redis. (Marked relayed in the
+    // same transaction, so the live relay never holds the row while it waits for Redis.)
     const phone = '+919876522001';
-    const id = await t.app.db.transaction((trx) => queueSms(trx, { phone, language: 'en', template: 'appointments.code_resent', params: {} }));
     const ninetySecondsAgo = new Date(t.app.clock.now().getTime() - 1.5 * MINUTE);
-    await t.app.db('outbound_messages').where('id', id).update({ relayed_at: ninetySecondsAgo, updated_at: ninetySecondsAgo });
+    const id = await t.app.db.transaction(async (trx) => {
+      const queued = await queueSms(trx, { phone, language: 'en', template: 'appointments.code_resent', params: {} });
+      await trx('outbound_messages').where('id', queued).update({ relayed_at: ninetySecondsAgo, updated_at: ninetySecondsAgo });
+      return queued;
+    });
     await redis.start();
 
     await eventually('the schedulers registered again', async () => ((await schedulers()).length === 2 ? true : undefined), 10_000);
