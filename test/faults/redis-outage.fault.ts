@@ -13,9 +13,9 @@ const CALLERS = 6;
 const OUTAGE_MS = 10_000;
 const SMS_WITHIN_MS = 90_000;
 /** Slower than bookings arrive, so the SMS queue holds a backlog when Redis goes (as under real load). */
-const env = { SMS_SEND_RATE_PER_SECOND: '6' };
+const env = { SMS_SEND_RATE_PER_SECOND: '10' };
 /** Redis goes once this many bookings are done. */
-const OUTAGE_AFTER_BOOKINGS = 100;
+const OUTAGE_AFTER_BOOKINGS = 120;
 const INCOMING_SMS = 10;
 
 async function outage(stack: Stack, kind: 'stopped' | 'frozen', series: string) {
