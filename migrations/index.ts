@@ -3,6 +3,7 @@ import * as core from './20261128_001_core';
 import * as messages from './20261128_002_messages';
 import * as vaccination from './20261128_003_vaccination';
 import * as lockout from './20261128_004_lockout';
+import * as outboxSweep from './20261128_005_outbox_sweep';
 
 /**
  * Migrations in order. Listed explicitly (rather than read from the folder) so they run the same
@@ -13,4 +14,5 @@ export const migrations: Record<string, Knex.Migration> = {
   '20261128_002_messages': messages,
   '20261128_003_vaccination': vaccination,
   '20261128_004_lockout': lockout,
+  '20261128_005_outbox_sweep': outboxSweep,
 };

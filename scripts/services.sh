@@ -27,10 +27,15 @@ fi
 if is_local "$redis_url" && ! port_open 6379; then
   if command -v redis-server >/dev/null 2>&1; then
     echo "services: starting Redis"
-    mkdir -p /var/lib/redis /var/log/redis 2>/dev/null || true
-    redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no \
-      --dir "${TMPDIR:-/tmp}" --logfile "${TMPDIR:-/tmp}/tika-redis.log" >/dev/null
-    wait_port 6379 || { echo "services: Redis did not start; see ${TMPDIR:-/tmp}/tika-redis.log" >&2; status=1; }
+    # Queued jobs and schedules live only in Redis: an append-only file keeps them across a restart,
+    # and noeviction makes a full Redis refuse writes (which the outbox retries) instead of dropping jobs.
+    redis_dir=/var/lib/redis
+    mkdir -p "$redis_dir" /var/log/redis 2>/dev/null || true
+    [ -w "$redis_dir" ] || { redis_dir="${XDG_DATA_HOME:-$HOME/.local/share}/tika/redis"; mkdir -p "$redis_dir"; }
+    redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" \
+      --appendonly yes --appendfsync everysec --maxmemory-policy noeviction \
+      --dir "$redis_dir" --logfile "$redis_dir/tika-redis.log" >/dev/null
+    wait_port 6379 || { echo "services: Redis did not start; see $redis_dir/tika-redis.log" >&2; status=1; }
   else
     echo "services: Redis is not installed. Install it (Debian/Ubuntu: apt-get install redis-server)," >&2
     echo "          or set REDIS_URL to a server you have." >&2

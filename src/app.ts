@@ -20,7 +20,7 @@ import { systemClock, type Clock } from './domain/clock';
 import { CodeVault, deriveKey } from './domain/codes';
 import { CertificateService, CertificateSigner } from './domain/certificates';
 import { OutboundService } from './domain/outbound';
-import { markTaskDone, relayTaskBatch, requeueStuck } from './domain/outbox';
+import { markTaskDone, relayTaskBatch, requeueLostJobs, requeueStuck } from './domain/outbox';
 import { ProgrammeService } from './domain/programme';
 import { SmsInbox } from './domain/sms-inbox';
 import { VaccinationService } from './domain/vaccination';
@@ -31,11 +31,12 @@ import { createHttpApp } from './http/server';
 import { africasTalkingWebhooks } from './http/webhooks/africastalking';
 import { createLogger, type Logger } from './logger';
 import { createMetrics } from './metrics';
-import { queueConnection } from './queue/connection';
+import { jobsExist, queueConnection } from './queue/connection';
 import { OutboxRelay } from './queue/outbox-relay';
-import { createSmsQueue, enqueueSms } from './queue/sms-queue';
+import { logRedisErrors } from './queue/redis-errors';
+import { createSmsQueue, enqueueSms, smsJobId } from './queue/sms-queue';
 import { startSmsWorker } from './queue/sms-worker';
-import { createTaskQueue, enqueueTasks, scheduleTask, startTaskWorker } from './queue/task-queue';
+import { createTaskQueue, enqueueTasks, keepScheduled, startTaskWorker, taskJobId } from './queue/task-queue';
 
 export const FLOWS_DIR = join(__dirname, '..', 'flows');
 
@@ -49,8 +50,6 @@ export interface AppOptions {
 
 /** How often the no-show sweep runs: a session day's end is caught within this time. */
 const NO_SHOW_SWEEP_MS = 15 * 60_000;
-/** How often unfinished outbox rows whose queue job was lost are handed to the relay again. */
-const REQUEUE_SWEEP_MS = 5 * 60_000;
 
 /**
  * The composition root: builds every part from the configuration. The web server and the worker
@@ -63,8 +62,11 @@ export async function createApp(config: Config, options: AppOptions = {}) {
   const db: Db = createDb(config.DATABASE_URL);
   await migrateLatest(db);
 
-  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 2, lazyConnect: false });
+  // commandTimeout: a frozen Redis (connection open, no answers) must not hold a USSD hop or /health forever.
+  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 2, lazyConnect: false, commandTimeout: 2000 });
   const bullConnection = queueConnection(config.REDIS_URL);
+  logRedisErrors(redis, 'app', logger);
+  logRedisErrors(bullConnection, 'queue-connection', logger);
   const codes = new CodeVault(config.CODE_SECRET);
   const catalogue = Catalogue.load(FLOWS_DIR);
   const rules = { ...DEFAULT_BOOKING_RULES, daysAhead: config.BOOKING_DAYS_AHEAD, doseIntervalDays: config.DOSE_INTERVAL_DAYS };
@@ -117,6 +119,8 @@ export async function createApp(config: Config, options: AppOptions = {}) {
     retryBaseMs: options.smsRetryBaseMs ?? 2000,
   });
   const taskQueue = createTaskQueue(bullConnection, { prefix: config.REDIS_PREFIX, maxAttempts: config.SMS_MAX_ATTEMPTS, retryBaseMs: options.smsRetryBaseMs ?? 2000 });
+  logRedisErrors(smsQueue, 'sms-queue', logger);
+  logRedisErrors(taskQueue, 'task-queue', logger);
 
   const accounts = { isKnownMobile: (phone: string) => isKnownMobile(db, phone), setLanguage: (phone: string, language: string) => setLanguage(db, phone, language) };
   const bindings = mergeBindings(
@@ -180,6 +184,15 @@ export async function createApp(config: Config, options: AppOptions = {}) {
   let worker: Worker | undefined;
   let taskWorker: Worker | undefined;
   let relay: OutboxRelay | undefined;
+  let stopScheduling: (() => void) | undefined;
+  /** Both sweeps: lost jobs after a minute, jobs stuck in the queue after the long threshold. */
+  const sweepOutbox = async () => ({
+    lost: await requeueLostJobs(db, clock.now(), config.OUTBOX_MISSING_JOB_AFTER_MS, {
+      sms: (keys) => jobsExist(bullConnection, smsQueue, keys.map(smsJobId)),
+      tasks: (keys) => jobsExist(bullConnection, taskQueue, keys.map(taskJobId)),
+    }),
+    stuck: await requeueStuck(db, clock.now(), config.OUTBOX_STUCK_AFTER_MS),
+  });
 
   return {
     config,
@@ -221,14 +234,13 @@ export async function createApp(config: Config, options: AppOptions = {}) {
           inbound_sms: (payload) => inboundSms(Number(payload.inboundId)),
           issue_certificate: async (payload) => (await certificates.issue(String(payload.certificateId))).kind,
           mark_no_shows: () => vaccination.markNoShows(),
-          requeue_stuck: () => requeueStuck(db, clock.now(), config.OUTBOX_STUCK_AFTER_MS),
+          requeue_stuck: sweepOutbox,
         },
         { logger, markDone: (taskId) => markTaskDone(db, taskId) },
         { prefix: config.REDIS_PREFIX, concurrency: 8, lockMs: config.QUEUE_LOCK_MS },
       );
       await taskWorker.waitUntilReady();
-      await scheduleTask(taskQueue, 'mark_no_shows', NO_SHOW_SWEEP_MS);
-      await scheduleTask(taskQueue, 'requeue_stuck', REQUEUE_SWEEP_MS);
+      stopScheduling = await keepScheduled(taskQueue, bullConnection, { mark_no_shows: NO_SHOW_SWEEP_MS, requeue_stuck: config.OUTBOX_SWEEP_MS }, logger);
       worker = startSmsWorker(
         bullConnection,
         { outbound, provider, catalogue, logger, metrics },
@@ -239,6 +251,7 @@ export async function createApp(config: Config, options: AppOptions = {}) {
 
     async close(): Promise<void> {
       if (server) await new Promise<void>((resolve) => server!.close(() => resolve()));
+      stopScheduling?.();
       await relay?.stop();
       await worker?.close();
       await taskWorker?.close();

@@ -51,6 +51,10 @@ const schema = z
      * again. Longer than the whole retry schedule (SMS_MAX_ATTEMPTS with exponential backoff).
      */
     OUTBOX_STUCK_AFTER_MS: positiveInt(30 * 60_000),
+    /** An unfinished outbox row relayed this long ago whose queue job no longer exists (Redis lost it) is relayed again. */
+    OUTBOX_MISSING_JOB_AFTER_MS: positiveInt(60_000),
+    /** How often the outbox sweep (lost and stuck jobs) runs, once per period across all workers. */
+    OUTBOX_SWEEP_MS: positiveInt(20_000),
     WEBHOOK_SECRET: z.string().min(16).optional(),
     ADMIN_TOKEN: z.string().min(16).optional(),
     CODE_SECRET: z.string().min(32).optional(),

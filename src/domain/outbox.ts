@@ -1,3 +1,4 @@
+import type { Knex } from 'knex';
 import type { Db, Tx } from '../db/knex';
 
 /** The channel the outbox relay listens on: a committed outbox row wakes it at once. */
@@ -97,4 +98,61 @@ export async function requeueStuck(db: Db, now: Date, olderThanMs: number): Prom
   const tasks = await db('outbox_tasks').whereNull('done_at').andWhere('relayed_at', '<', before).update(fresh);
   if (messages + tasks > 0) await db.raw(`NOTIFY ${OUTBOX_CHANNEL}`);
   return { messages, tasks };
+}
+
+/** Says, for each job key, whether its queue job still exists (in any state). */
+export type JobsExist = (jobKeys: string[]) => Promise<boolean[]>;
+
+const UNFINISHED_SMS = ['pending', 'sending', 'retrying'];
+const LOST_JOB_PAGE = 500;
+/** Bounds one pass; the next sweep carries on. */
+const LOST_JOB_MAX_ROWS = 20_000;
+
+/**
+ * The quick safety net: an unfinished row relayed over `missingAfterMs` ago whose queue job no longer
+ * exists (Redis restarted without its data, was flushed, or evicted keys) is relayed again now, not
+ * after the long stuck threshold. A row whose job exists is left to the queue and to requeueStuck.
+ * The SMS row's `updated_at` must be as old: a worker that held the job in memory when Redis lost it
+ * may still be sending, and records the outcome within the provider timeout. Safe to run in several
+ * processes at once: a row is requeued only if its job key is still the one found missing.
+ */
+export async function requeueLostJobs(
+  db: Db,
+  now: Date,
+  missingAfterMs: number,
+  jobsExist: { sms: JobsExist; tasks: JobsExist },
+): Promise<{ messages: number; tasks: number }> {
+  const before = new Date(now.getTime() - missingAfterMs);
+  // The conditions match the partial indexes outbound_unfinished and outbox_tasks_undone.
+  const messages = await requeueMissing(db, 'outbound_messages', jobsExist.sms, (q) =>
+    q.whereIn('status', UNFINISHED_SMS).whereNotNull('relayed_at').andWhere('relayed_at', '<', before).andWhere('updated_at', '<', before),
+  );
+  const tasks = await requeueMissing(db, 'outbox_tasks', jobsExist.tasks, (q) => q.whereNull('done_at').whereNotNull('relayed_at').andWhere('relayed_at', '<', before));
+  if (messages + tasks > 0) await db.raw(`NOTIFY ${OUTBOX_CHANNEL}`);
+  return { messages, tasks };
+}
+
+type Filter = (query: Knex.QueryBuilder) => Knex.QueryBuilder;
+
+async function requeueMissing(db: Db, table: 'outbound_messages' | 'outbox_tasks', jobsExist: JobsExist, unfinished: Filter): Promise<number> {
+  let requeued = 0;
+  let afterId = 0;
+  for (let seen = 0; seen < LOST_JOB_MAX_ROWS; seen += LOST_JOB_PAGE) {
+    const rows: { id: number; jobKey: string }[] = await unfinished(db(table))
+      .andWhere('id', '>', afterId)
+      .orderBy('id')
+      .limit(LOST_JOB_PAGE)
+      .select('id', 'job_key as jobKey');
+    if (rows.length === 0) break;
+    const exists = await jobsExist(rows.map((row) => row.jobKey));
+    const lost = rows.filter((_, i) => !exists[i]).map((row) => row.jobKey);
+    if (lost.length) {
+      requeued += await unfinished(db(table))
+        .whereIn('job_key', lost)
+        .update({ job_key: db.raw('gen_random_uuid()'), relayed_at: null });
+    }
+    afterId = rows[rows.length - 1]!.id;
+    if (rows.length < LOST_JOB_PAGE) break;
+  }
+  return requeued;
 }

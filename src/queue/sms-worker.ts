@@ -6,6 +6,7 @@ import type { OutboundService } from '../domain/outbound';
 import type { Logger } from '../logger';
 import type { Metrics } from '../metrics';
 import { queuePrefix } from './connection';
+import { logRedisErrors } from './redis-errors';
 import { SMS_QUEUE, type SmsJob } from './sms-queue';
 
 export interface SmsWorkerOptions {
@@ -70,7 +71,7 @@ export function startSmsWorker(
       stalledInterval: options.lockMs,
     },
   );
-  worker.on('error', (error) => logger.error({ err: error }, 'sms worker error'));
+  logRedisErrors(worker, 'sms-worker', logger);
   return worker;
 }
 

@@ -3,6 +3,7 @@ import type Redis from 'ioredis';
 import type { OutboxTask } from '../domain/outbox';
 import type { Logger } from '../logger';
 import { queuePrefix } from './connection';
+import { logRedisErrors } from './redis-errors';
 
 export const TASK_QUEUE = 'tasks';
 
@@ -31,7 +32,7 @@ export function createTaskQueue(connection: Redis, options: { prefix: string; ma
 /** One job per task row: an add repeated after a crash finds the job id taken and adds nothing. */
 export async function enqueueTasks(queue: Queue<TaskJob>, tasks: OutboxTask[]): Promise<void> {
   await queue.addBulk(
-    tasks.map((task) => ({ name: task.kind, data: { taskId: task.id, kind: task.kind, payload: task.payload }, opts: { jobId: `task-${task.jobKey}` } })),
+    tasks.map((task) => ({ name: task.kind, data: { taskId: task.id, kind: task.kind, payload: task.payload }, opts: { jobId: taskJobId(task.jobKey) } })),
   );
 }
 
@@ -63,6 +64,28 @@ export function startTaskWorker(
     { connection, prefix: queuePrefix(options.prefix), concurrency: options.concurrency, lockDuration: options.lockMs, stalledInterval: options.lockMs },
   );
   worker.on('failed', (job, error) => deps.logger.error({ err: error, kind: job?.data.kind, taskId: job?.data.taskId }, 'task failed'));
-  worker.on('error', (error) => deps.logger.error({ err: error }, 'task worker error'));
+  logRedisErrors(worker, 'task-worker', deps.logger);
   return worker;
+}
+
+/** The job id of a task row's job (see enqueueTasks). */
+export function taskJobId(jobKey: string): string {
+  return `task-${jobKey}`;
+}
+
+/**
+ * Registers the schedules now, and again each time the connection is ready after a reconnect: a
+ * Redis that restarted without its data has forgotten them. An upsert is idempotent, and BullMQ runs
+ * a schedule once per period however many worker processes registered it. Returns the unsubscriber.
+ */
+export async function keepScheduled(queue: Queue<TaskJob>, connection: Redis, schedules: Record<string, number>, logger: Logger): Promise<() => void> {
+  const register = () => Promise.all(Object.entries(schedules).map(([kind, everyMs]) => scheduleTask(queue, kind, everyMs)));
+  await register();
+  const onReady = () =>
+    void register().then(
+      () => logger.info({ schedules: Object.keys(schedules) }, 'job schedules registered after redis reconnect'),
+      (error: Error) => logger.error({ err: error }, 'could not register job schedules after redis reconnect; retried on the next reconnect'),
+    );
+  connection.on('ready', onReady);
+  return () => connection.off('ready', onReady);
 }

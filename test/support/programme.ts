@@ -3,7 +3,7 @@ import { addDays, dayIn } from '../../src/domain/dates';
 
 /** A centre with one session `daysFromToday` ahead (in the centre's time zone). */
 export async function seedCentre(
-  app: App,
+  app: Pick<App, 'programme' | 'clock'>,
   options: { name?: string; pincode?: string; capacity?: number; daysFromToday?: number; vaccine?: string; minAge?: number; dose?: number } = {},
 ) {
   const centre = await app.programme.createCentre({
