@@ -63,7 +63,13 @@ export function startTaskWorker(
     },
     { connection, prefix: queuePrefix(options.prefix), concurrency: options.concurrency, lockDuration: options.lockMs, stalledInterval: options.lockMs },
   );
-  worker.on('failed', (job, error) => deps.logger.error({ err: error, kind: job?.data.kind, taskId: job?.data.taskId }, 'task failed'));
+  // A failure that will be retried is a warning; one that used up its attempts needs an operator.
+  worker.on('failed', (job, error) => {
+    const fields = { err: error, kind: job?.data.kind, taskId: job?.data.taskId, attempt: job?.attemptsMade };
+    const retried = job !== undefined && job.attemptsMade < (job.opts.attempts ?? 1);
+    if (retried) deps.logger.warn(fields, 'task failed; will retry');
+    else deps.logger.error(fields, 'task failed');
+  });
   logRedisErrors(worker, 'task-worker', deps.logger);
   return worker;
 }
