@@ -13,11 +13,12 @@ import { Catalogue } from './dialogue/catalogue';
 import { DialogueEngine } from './dialogue/engine';
 import { loadFlows } from './dialogue/flow';
 import { isSmsFlow, routeInboundSms, selectFlows, SMS_CONVERSATION_TTL_SECONDS, SMS_SCREEN_LIMITS, SmsDialogue } from './dialogue/sms';
+import { SealedStore } from './dialogue/sealed-store';
 import { UssdDialogue } from './dialogue/ussd';
 import { isKnownMobile, languageOf, setLanguage } from './domain/accounts';
 import { BookingService, DEFAULT_BOOKING_RULES } from './domain/booking';
 import { systemClock, type Clock } from './domain/clock';
-import { CodeVault, deriveKey } from './domain/codes';
+import { CodeVault, deriveKey, Sealer } from './domain/codes';
 import { CertificateService, CertificateSigner } from './domain/certificates';
 import { OutboundService } from './domain/outbound';
 import { markTaskDone, relayTaskBatch, requeueLostJobs, requeueStuck } from './domain/outbox';
@@ -68,6 +69,7 @@ export async function createApp(config: Config, options: AppOptions = {}) {
   logRedisErrors(redis, 'app', logger);
   logRedisErrors(bullConnection, 'queue-connection', logger);
   const codes = new CodeVault(config.CODE_SECRET);
+  const sessions = new SealedStore(redis, new Sealer(deriveKey(config.CODE_SECRET, 'session-seal')));
   const catalogue = Catalogue.load(FLOWS_DIR);
   const rules = { ...DEFAULT_BOOKING_RULES, daysAhead: config.BOOKING_DAYS_AHEAD, doseIntervalDays: config.DOSE_INTERVAL_DAYS };
   const booking = new BookingService(db, codes, clock, rules);
@@ -141,7 +143,7 @@ export async function createApp(config: Config, options: AppOptions = {}) {
     catalogue,
     redis,
     ussdEntry,
-    { ttlSeconds: config.USSD_SESSION_TTL_SECONDS, resumeSeconds: config.USSD_RESUME_SECONDS, deadlineMs: config.USSD_DEADLINE_MS, keyPrefix: config.REDIS_PREFIX, textKey: deriveKey(config.CODE_SECRET, 'ussd-text') },
+    { ttlSeconds: config.USSD_SESSION_TTL_SECONDS, resumeSeconds: config.USSD_RESUME_SECONDS, deadlineMs: config.USSD_DEADLINE_MS, keyPrefix: config.REDIS_PREFIX, textKey: deriveKey(config.CODE_SECRET, 'ussd-text'), store: sessions },
     logger,
     () => clock.now(),
   );
@@ -152,7 +154,7 @@ export async function createApp(config: Config, options: AppOptions = {}) {
     inbox,
     booking,
     redis,
-    { keyPrefix: config.REDIS_PREFIX, ttlSeconds: SMS_CONVERSATION_TTL_SECONDS, serviceCode: config.USSD_SERVICE_CODE },
+    { keyPrefix: config.REDIS_PREFIX, ttlSeconds: SMS_CONVERSATION_TTL_SECONDS, serviceCode: config.USSD_SERVICE_CODE, store: sessions },
     () => clock.now(),
   );
   const inboundSms = routeInboundSms(inbox, smsDialogue);
@@ -200,6 +202,7 @@ export async function createApp(config: Config, options: AppOptions = {}) {
     clock,
     db,
     redis,
+    sessions,
     catalogue,
     booking,
     outbound,

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type Redis from 'ioredis';
+import type { SealedStore } from './sealed-store';
 import type { BookingService } from '../domain/booking';
 import { shortDay } from '../domain/dates';
 import { isVaccinatorCommand, parseSmsCommand, type PendingSms, type Processing, type Reply, type SmsInbox } from '../domain/sms-inbox';
@@ -36,6 +37,8 @@ export interface SmsDialogueOptions {
   /** How long a conversation waits for the next SMS; each message starts the wait again. */
   ttlSeconds: number;
   serviceCode: string;
+  /** Where conversations are kept, sealed: an answer may be a name or a photo-ID number. */
+  store: SealedStore;
 }
 
 /** Kept per mobile between messages. */
@@ -153,12 +156,11 @@ export class SmsDialogue {
   }
 
   private async load(phone: string): Promise<StoredSmsConversation | undefined> {
-    const raw = await this.redis.get(this.key('session', phone));
-    return raw ? (JSON.parse(raw) as StoredSmsConversation) : undefined;
+    return this.options.store.get<StoredSmsConversation>(this.key('session', phone));
   }
 
   private async save(phone: string, stored: StoredSmsConversation): Promise<void> {
-    await this.redis.set(this.key('session', phone), JSON.stringify(stored), 'EX', this.options.ttlSeconds);
+    await this.options.store.set(this.key('session', phone), stored, this.options.ttlSeconds);
   }
 
   private key(kind: 'session' | 'lock', phone: string): string {

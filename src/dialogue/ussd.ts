@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
 import type Redis from 'ioredis';
+import type { SealedStore } from './sealed-store';
 import type { InboundUssd, UssdReply } from '../channels/types';
 import type { Logger } from '../logger';
 import type { Catalogue } from './catalogue';
@@ -39,6 +40,8 @@ export interface UssdOptions {
   keyPrefix: string;
   /** Keys the digest of the answered text (derived from CODE_SECRET), so a Redis dump cannot be brute-forced. */
   textKey: Buffer;
+  /** Where sessions and dropped sessions are kept, sealed: they hold names and photo-ID numbers. */
+  store: SealedStore;
 }
 
 const LOCK_MS = 10_000;
@@ -117,10 +120,9 @@ export class UssdDialogue {
 
   /** A new dial: the flow for this phone, unless a dropped session can be continued. */
   private async begin(phone: string) {
-    const [entry, dropped] = await Promise.all([this.entry(phone), this.redis.get(this.key('resume', phone))]);
+    const [entry, resumable] = await Promise.all([this.entry(phone), this.options.store.get<DialogueSession>(this.key('resume', phone))]);
     const started = await this.engine.start(entry.flow, this.context(phone, entry.language), entry.vars);
-    if (!dropped) return started;
-    const resumable = JSON.parse(dropped) as DialogueSession;
+    if (!resumable) return started;
     return { session: started.session, resumable, screen: this.resumeScreen(resumable.language) };
   }
 
@@ -145,7 +147,7 @@ export class UssdDialogue {
   private async rememberForResume(phone: string, dialogue: DialogueSession, reply: UssdReply): Promise<void> {
     const key = this.key('resume', phone);
     if (reply.end || !this.engine.isResumable(dialogue)) await this.redis.del(key);
-    else await this.redis.set(key, JSON.stringify(dialogue), 'EX', this.options.resumeSeconds);
+    else await this.options.store.set(key, dialogue, this.options.resumeSeconds);
   }
 
   private context(phone: string, language: string): DialogueContext {
@@ -180,8 +182,7 @@ export class UssdDialogue {
   }
 
   private async loadAnyPhone(sessionId: string): Promise<StoredUssdSession | undefined> {
-    const raw = await this.redis.get(this.key('session', sessionId));
-    return raw ? (JSON.parse(raw) as StoredUssdSession) : undefined;
+    return this.options.store.get<StoredUssdSession>(this.key('session', sessionId));
   }
 
   /** A known session id from another phone: that phone gets its own first screen, never the other's state. */
@@ -196,7 +197,7 @@ export class UssdDialogue {
   }
 
   private async save(sessionId: string, session: StoredUssdSession): Promise<void> {
-    await this.redis.set(this.key('session', sessionId), JSON.stringify(session), 'EX', this.options.ttlSeconds);
+    await this.options.store.set(this.key('session', sessionId), session, this.options.ttlSeconds);
   }
 
   private key(kind: string, sessionId: string): string {

@@ -5,6 +5,26 @@ export function deriveKey(secret: string, purpose: string): Buffer {
   return Buffer.from(hkdfSync('sha256', secret, 'tika', purpose, 32));
 }
 
+/** AES-256-GCM under one key: `iv.tag.body`, each base64url. Opening fails on any change to the sealed text. */
+export class Sealer {
+  constructor(private readonly key: Buffer) {}
+
+  seal(text: string): string {
+    const iv = randomBytes(12);
+    const cipher = createCipheriv('aes-256-gcm', this.key, iv);
+    const body = Buffer.concat([cipher.update(text, 'utf8'), cipher.final()]);
+    return [iv, cipher.getAuthTag(), body].map((part) => part.toString('base64url')).join('.');
+  }
+
+  open(sealed: string): string {
+    const [iv, tag, body] = sealed.split('.').map((part) => Buffer.from(part, 'base64url'));
+    if (!iv || !tag || !body) throw new Error('sealed text is malformed');
+    const decipher = createDecipheriv('aes-256-gcm', this.key, iv);
+    decipher.setAuthTag(tag);
+    return Buffer.concat([decipher.update(body), decipher.final()]).toString('utf8');
+  }
+}
+
 /**
  * The 4-digit security code. Stored as HMAC-SHA256(secret, reference:code), compared in constant
  * time. A copy encrypted with AES-256-GCM lets the worker put the code in the SMS at send time;
@@ -12,11 +32,11 @@ export function deriveKey(secret: string, purpose: string): Buffer {
  */
 export class CodeVault {
   private readonly macKey: Buffer;
-  private readonly encryptionKey: Buffer;
+  private readonly sealer: Sealer;
 
   constructor(secret: string) {
     this.macKey = deriveKey(secret, 'code-mac');
-    this.encryptionKey = deriveKey(secret, 'code-encryption');
+    this.sealer = new Sealer(deriveKey(secret, 'code-encryption'));
   }
 
   generate(): string {
@@ -35,18 +55,11 @@ export class CodeVault {
   }
 
   encrypt(code: string): string {
-    const iv = randomBytes(12);
-    const cipher = createCipheriv('aes-256-gcm', this.encryptionKey, iv);
-    const body = Buffer.concat([cipher.update(code, 'utf8'), cipher.final()]);
-    return [iv, cipher.getAuthTag(), body].map((part) => part.toString('base64url')).join('.');
+    return this.sealer.seal(code);
   }
 
   decrypt(sealed: string): string {
-    const [iv, tag, body] = sealed.split('.').map((part) => Buffer.from(part, 'base64url'));
-    if (!iv || !tag || !body) throw new Error('sealed code is malformed');
-    const decipher = createDecipheriv('aes-256-gcm', this.encryptionKey, iv);
-    decipher.setAuthTag(tag);
-    return Buffer.concat([decipher.update(body), decipher.final()]).toString('utf8');
+    return this.sealer.open(sealed);
   }
 
   /** Photo-ID numbers are kept only as a keyed hash (to refuse duplicates) and their last 4 digits. */

@@ -247,7 +247,7 @@ describe('BOOK', () => {
     expect((await t.app.db('vaccination_sessions').where('id', near.session.id).first()).booked).toBe(1);
 
     // The conversation is over: a number now is not an answer.
-    expect(JSON.parse((await t.app.redis.get(conversationKey(phone)))!).dialogue).toBeNull();
+    expect((await t.app.sessions.get<{ dialogue: unknown }>(conversationKey(phone)))!.dialogue).toBeNull();
     expect(await reply(phone, '1')).toBe(COMMANDS);
   });
 

@@ -4,6 +4,13 @@ import { createDb } from '../../src/db/knex';
 import { SERVICE_CODE, startTestApp, TEST_WEBHOOK_SECRET, type TestApp } from '../support/app';
 import { pan, registration, seedCentre } from '../support/programme';
 
+/** A stored USSD session as the tests read it (opened with the app's key). */
+interface StoredSession {
+  phone: string;
+  lastText: unknown;
+  dialogue: { vars: Record<string, string> };
+}
+
 const USSD = `/webhooks/africastalking/ussd?key=${TEST_WEBHOOK_SECRET}`;
 const hop = (sessionId: string, text: string, phoneNumber = '+919812345678') => ({
   sessionId,
@@ -112,7 +119,7 @@ describe('the USSD webhook', () => {
     const chosen = (await t.ussd('ATUid_pages', '+919812345606', `${text}*98*1`)).body;
     expect(chosen).toMatch(/^CON Choose a date:/);
     const centreId = (await t.app.db('centres').where('name', `Primary Health Centre ${String(shown).padStart(2, '0')}`).first()).id;
-    const session = JSON.parse((await t.app.redis.get(`${t.app.config.REDIS_PREFIX}:ussd:session:ATUid_pages`))!);
+    const session = (await t.app.sessions.get<StoredSession>(`${t.app.config.REDIS_PREFIX}:ussd:session:ATUid_pages`))!;
     expect(session.dialogue.vars.centreId).toBe(String(centreId));
     const back = (await t.ussd('ATUid_pages', '+919812345606', `${text}*98*1*0`)).body;
     expect(back).toBe(firstPage);
@@ -123,12 +130,35 @@ describe('the USSD webhook', () => {
     const answers = ['1', '1', 'Asha Devi', '1985', '1', '1', '234123412346'];
     await t.converse('ATUid_hmac', '+919812345620', answers);
     const text = answers.join('*');
-    const raw = (await t.app.redis.get(`${t.app.config.REDIS_PREFIX}:ussd:session:ATUid_hmac`))!;
+    const opened = (await t.app.sessions.get<StoredSession>(`${t.app.config.REDIS_PREFIX}:ussd:session:ATUid_hmac`))!;
     const plainSha256 = createHash('sha256').update(text).digest('hex');
     const key = Buffer.from(hkdfSync('sha256', t.app.config.CODE_SECRET, 'tika', 'ussd-text', 32));
-    expect(JSON.parse(raw).lastText).toEqual({ length: text.length, hmac: createHmac('sha256', key).update(text).digest('hex') });
-    expect(raw).not.toContain(plainSha256);
-    expect(raw).not.toContain(text);
+    expect(opened.lastText).toEqual({ length: text.length, hmac: createHmac('sha256', key).update(text).digest('hex') });
+    expect(JSON.stringify(opened)).not.toContain(plainSha256);
+    expect(JSON.stringify(opened)).not.toContain(text);
+  });
+
+  // Finding 5: a session part-way through registration holds the name and the Aadhaar number; Redis (a dump, a replica, the AOF file) must not show them.
+  it('keeps sessions and dropped sessions sealed in Redis: no name or photo-ID number readable', async () => {
+    const phone = '+919812345624';
+    const photoId = pan(7311);
+    await t.converse('ATUid_sealed', phone, registration('Zorawar Singh', photoId));
+    const keys = await t.app.redis.keys(`${t.app.config.REDIS_PREFIX}:ussd:*`);
+    const mine = keys.filter((key) => key.endsWith(':ATUid_sealed') || key.endsWith(phone));
+    expect(mine.map((key) => key.split(':').at(-2)).sort()).toEqual(['resume', 'session']);
+    for (const key of mine) {
+      const raw = (await t.app.redis.get(key))!;
+      expect(raw).not.toContain('Zorawar');
+      expect(raw).not.toContain(photoId);
+      expect(await t.app.sessions.get(key)).toBeDefined();
+    }
+    const opened = (await t.app.sessions.get<StoredSession>(`${t.app.config.REDIS_PREFIX}:ussd:session:ATUid_sealed`))!;
+    expect(opened.dialogue.vars.name).toBe('Zorawar Singh');
+    // A value changed in Redis does not open: the caller starts again rather than on forged state.
+    const key = `${t.app.config.REDIS_PREFIX}:ussd:session:ATUid_sealed`;
+    const raw = (await t.app.redis.get(key))!;
+    await t.app.redis.set(key, `${raw.slice(0, -2)}${raw.endsWith('A') ? 'B' : 'A'}${raw.slice(-1)}`);
+    expect(await t.app.sessions.get(key)).toBeUndefined();
   });
 
   // Finding 7 (part): a session id is not a credential; another phone under it starts afresh.
@@ -142,7 +172,7 @@ describe('the USSD webhook', () => {
     const hijack = await t.ussd('ATUid_bound', stranger, '1*1*Asha Devi*1985');
     expect(hijack.status).toBe(200);
     expect(hijack.body).toBe(firstScreenOfStranger);
-    const stored = JSON.parse((await t.app.redis.get(`${t.app.config.REDIS_PREFIX}:ussd:session:ATUid_bound`))!);
+    const stored = (await t.app.sessions.get<StoredSession>(`${t.app.config.REDIS_PREFIX}:ussd:session:ATUid_bound`))!;
     expect(stored.phone).toBe(stranger);
     expect(stored.dialogue.vars).not.toHaveProperty('name');
     // The stranger's own session carries on from the screen it was given.
