@@ -42,5 +42,7 @@ export function screenLimitFor(text: string, limits: ScreenLimits): number {
 }
 
 export function fitsScreen(text: string, limits: ScreenLimits): boolean {
+  // Fast path: a character costs at most one UCS-2 unit or two septets, so a short text fits either way.
+  if (text.length <= limits.ucs2 && text.length * 2 <= limits.gsm7) return true;
   return encodedLength(text) <= screenLimitFor(text, limits);
 }

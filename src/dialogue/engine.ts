@@ -1,5 +1,6 @@
 import type { Catalogue, Params } from './catalogue';
 import { fitsScreen, type ScreenLimits } from './encoding';
+import { fit, joinLines, plainText, type Fittable } from './fitting';
 import { messageKeysOf, targetsOf, type Flow, type InputState, type ListState, type MenuState, type StateDef } from './flow';
 
 /**
@@ -202,7 +203,7 @@ export class DialogueEngine {
   private async reject(session: DialogueSession, ctx: DialogueContext, reason: Reason) {
     session.retries += 1;
     if (session.retries >= MAX_INVALID_ANSWERS) {
-      return { session, screen: { end: true, text: this.catalogue.render(ctx.language, this.tooManyAttemptsKey) } };
+      return { session, screen: { end: true, text: fit(this.catalogue.compose(ctx.language, this.tooManyAttemptsKey), this.limits) } };
     }
     return this.render(session, ctx, reason);
   }
@@ -251,17 +252,17 @@ export class DialogueEngine {
 
   private async render(session: DialogueSession, ctx: DialogueContext, because?: Reason, listItems?: ListItem[]) {
     const state = this.state(session);
-    const t = (key: string, params: Params = {}) => this.catalogue.render(ctx.language, key, params);
-    const prompt = 'prompt' in state ? t(state.prompt, session.vars) : '';
+    const t = (key: string, params: Params = {}) => this.catalogue.compose(ctx.language, key, params);
+    const prompt = 'prompt' in state ? t(state.prompt, session.vars) : [];
     const reason = because ? t(because.key, because.params) : undefined;
     const back = session.history.length > 0 ? [t('nav.back')] : [];
-    let lines: string[];
+    let lines: Fittable[];
 
     switch (state.type) {
       case 'end':
         return { session, screen: { end: true, text: this.withReason(reason, [prompt]) } };
       case 'menu':
-        lines = [prompt, ...state.options.map((o, i) => `${i + 1} ${t(o.label, session.vars)}`), ...back];
+        lines = [prompt, ...state.options.map((o, i) => [`${i + 1} `, ...t(o.label, session.vars)]), ...back];
         break;
       case 'input':
         lines = [prompt, ...back];
@@ -281,19 +282,20 @@ export class DialogueEngine {
   }
 
   /** Packs as many items as fit on the screen; the page boundaries are recomputed from the start each time. */
-  private renderListPage(session: DialogueSession, items: ListItem[], ctx: DialogueContext, prompt: string, back: string[]): string[] {
-    const labels = items.map((item) => this.catalogue.render(ctx.language, item.label.key, item.label.params));
-    const more = this.catalogue.render(ctx.language, 'nav.more');
+  private renderListPage(session: DialogueSession, items: ListItem[], ctx: DialogueContext, prompt: Fittable, back: Fittable[]): Fittable[] {
+    const labels = items.map((item) => this.catalogue.compose(ctx.language, item.label.key, item.label.params));
+    const more = this.catalogue.compose(ctx.language, 'nav.more');
     const nav = [...back];
     let start = 0;
-    let page: string[] = [];
+    let page: Fittable[] = [];
     for (let p = 0; p <= session.page && start < items.length; p++) {
       page = [];
       let end = start;
       while (end < items.length) {
-        const candidate = [...page, `${page.length + 1} ${labels[end]}`];
+        const candidate = [...page, [`${page.length + 1} `, ...labels[end]!]];
         const tail = end + 1 < items.length ? [more, ...nav] : nav;
-        if (page.length > 0 && !fitsScreen([prompt, ...candidate, ...tail].join('\n'), this.limits)) break;
+        // A page's first item is always shown: fitting the screen shortens its names if it must.
+        if (page.length > 0 && !fitsScreen(plainText(joinLines([prompt, ...candidate, ...tail])), this.limits)) break;
         page = candidate;
         end += 1;
       }
@@ -311,12 +313,15 @@ export class DialogueEngine {
     return [prompt, ...page, ...(session.hasMore ? [more] : []), ...nav];
   }
 
-  /** An error line goes above the screen when it fits; otherwise the screen alone is shown again. */
-  private withReason(reason: string | undefined, lines: string[]): string {
-    const screen = lines.filter((line) => line.length > 0).join('\n');
-    if (!reason) return screen;
-    const withReason = `${reason}\n${screen}`;
-    return fitsScreen(withReason, this.limits) ? withReason : screen;
+  /**
+   * The screen, fitted to the limit of the encoding its text needs. An error line goes above it
+   * when it fits (shortening names if need be); otherwise the screen alone is shown again.
+   */
+  private withReason(reason: Fittable | undefined, lines: Fittable[]): string {
+    const screen = joinLines(lines);
+    if (!reason) return fit(screen, this.limits);
+    const withReason = fit(joinLines([reason, screen]), this.limits);
+    return fitsScreen(withReason, this.limits) ? withReason : fit(screen, this.limits);
   }
 
   private flow(id: string): Flow {

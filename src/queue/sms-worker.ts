@@ -47,7 +47,8 @@ export function startSmsWorker(
       const { message } = claim;
       let text: string;
       try {
-        text = catalogue.render(message.language, message.template, message.params);
+        // Within its declared parts whatever the script of the names in it (a Devanagari name makes an English SMS UCS-2).
+        text = catalogue.renderSms(message.language, message.template, message.params);
       } catch (error) {
         // A message we cannot write will not get better by retrying: fail it visibly.
         const outcome: SendOutcome = { kind: 'permanent', reason: `cannot render ${message.template}: ${(error as Error).message}` };

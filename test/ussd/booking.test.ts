@@ -22,7 +22,7 @@ describe('booking over Africa\'s Talking USSD', () => {
     expect(screens[1]).toBe('CON Tika vaccination\n1 Book vaccination\n2 My appointments\n3 Language');
     expect(screens.at(-2)).toMatch(/^CON Book Asha Devi\nAIIMS Delhi\n.+Covishield dose 1\n1 Confirm/);
     const end = screens.at(-1)!;
-    expect(end).toMatch(/^END Booked: Asha Devi, AIIMS Delhi, .+\. Ref [A-Z2-9]{8}\. Your security code has been sent by SMS\.$/);
+    expect(end).toMatch(/^END Booked: Asha Devi, AIIMS Delhi, .+\. Ref [A-Z2-9]{8}\. Code sent by SMS\.$/);
     expect(end).not.toMatch(/\b\d{4}\b(?! \w)/);
 
     const appointment = await t.app.db('appointments').first();
@@ -86,7 +86,7 @@ describe('booking over Africa\'s Talking USSD', () => {
     expect(screens[2]).toContain('1 Options');
     expect(screens[2]).not.toContain(firstCode);
 
-    expect((await t.ussd('ATUid_mine2', phone, '2*1*1')).body).toContain('1 Send a new code by SMS');
+    expect((await t.ussd('ATUid_mine2', phone, '2*1*1')).body).toContain('1 New code by SMS');
     const resent = await t.ussd('ATUid_mine2', phone, '2*1*1*1');
     expect(resent.body).toBe('END A new security code has been sent by SMS. The old code no longer works. A locked booking is open again.');
     const sent = await t.at.waitForSent(2);

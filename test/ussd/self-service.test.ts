@@ -71,7 +71,7 @@ describe('my appointments', () => {
     expect((await t.app.db('vaccination_sessions').where('id', session.id).first()).booked).toBe(1);
     const code = await codeSentTo(phone);
     const screens = await t.converse(`ATUid_cancel_${next}`, phone, ['2', '1', '1', '3', '1']);
-    expect(screens[3]).toMatch(/^CON Asha Devi .+\n1 Send a new code by SMS\n2 Change date\n3 Cancel booking/);
+    expect(screens[3]).toMatch(/^CON Asha Devi .+\n1 New code by SMS\n2 Change date\n3 Cancel booking/);
     expect(screens[4]).toMatch(/^CON Cancel Asha Devi on .+\?\n1 Yes, cancel\n2 No/);
     expect(screens[5]).toBe('END Cancelled. The seat is free for someone else.');
     expect((await t.app.db('vaccination_sessions').where('id', session.id).first()).booked).toBe(0);
@@ -93,7 +93,7 @@ describe('my appointments', () => {
     const screens = await t.converse(`ATUid_move_${next}`, phone, ['2', '1', '1', '2', '1', '1']);
     expect(screens[4]).toMatch(/^CON New date:\n1 .+ Covishield \(5\)/);
     expect(screens[5]).toMatch(/^CON Move Asha Devi to .+\?\n1 Confirm\n2 Cancel/);
-    expect(screens[6]).toMatch(/^END Moved: Asha Devi, Centre 120002, .+\. Ref [A-Z2-9]{8}\. Your security code is unchanged\.$/);
+    expect(screens[6]).toMatch(/^END Moved: Asha Devi, Centre 120002, .+\. Ref [A-Z2-9]{8}\. Code unchanged\.$/);
     expect((await t.app.db('vaccination_sessions').where('id', session.id).first()).booked).toBe(0);
     expect((await t.app.db('vaccination_sessions').where('id', later.id).first()).booked).toBe(1);
     const moved = await t.app.db('appointments').where('id', appointment.id).first();

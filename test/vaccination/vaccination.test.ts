@@ -62,7 +62,7 @@ describe('the whole story', () => {
     const reply = await replyTo(vaccinator.phone);
     expect(reply).toMatch(/^Tika: ACCEPTED\. Citizen \w+, dose 1, Covishield, ref [A-Z2-9]{8}\. Vaccination recorded\.$/);
     const confirmation = await replyTo(phone);
-    expect(confirmation).toMatch(/vaccination complete for Citizen \w+ \(dose 1\)\. Certificate ready: http:\/\/tika\.test\/c\/[a-z0-9]+$/);
+    expect(confirmation).toMatch(/Tika: Citizen \w+ vaccinated \(dose 1\)\. Certificate: http:\/\/tika\.test\/c\/[a-z0-9]+$/);
     const certificateId = /\/c\/([a-z0-9]+)$/.exec(confirmation)![1]!;
 
     const row = await t.app.db('appointments').where('id', appointment.id).first();
@@ -333,7 +333,7 @@ describe('the vaccinator USSD menu', () => {
     expect(wrongReply.body).toBe('CON WRONG CODE. 4 attempt(s) left. Nothing recorded.\n1 Enter the code again\n0 Back');
     expect((await t.ussd(session, vaccinator.phone, `1*${phone.slice(3)}*1*${wrong(code)}*1`)).body).toMatch(/^CON Ask for the 4-digit/);
     const accepted = await t.ussd(session, vaccinator.phone, `1*${phone.slice(3)}*1*${wrong(code)}*1*${code}`);
-    expect(accepted.body).toMatch(/^CON ACCEPTED: Citizen \w+, dose 1, Covishield\. Vaccination recorded\.\n1 Next citizen$/);
+    expect(accepted.body).toMatch(/^CON ACCEPTED: Citizen \w+, dose 1, Covishield\. Recorded\.\n1 Next citizen$/);
     expect(await counts(appointment.id)).toEqual({ vaccinations: 1, certificates: 1 });
     await replyTo(phone);
 

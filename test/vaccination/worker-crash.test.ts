@@ -77,7 +77,7 @@ it('a worker killed after the acceptance and before the confirmation SMS: one SM
 
   await startWorkerProcess();
   const confirmation = await eventually('the confirmation after restart', async () => t.at.sent.find((s) => s.to === phone), 20_000);
-  expect(confirmation.message).toMatch(/vaccination complete for Crash Citizen \(dose 1\)\. Certificate ready: http:\/\/tika\.test\/c\/[a-z0-9]+$/);
+  expect(confirmation.message).toMatch(/Tika: Crash Citizen vaccinated \(dose 1\)\. Certificate: http:\/\/tika\.test\/c\/[a-z0-9]+$/);
   await new Promise((resolve) => setTimeout(resolve, 2500));
   expect(t.at.sent.filter((s) => s.to === phone)).toHaveLength(1);
   expect(t.at.sent.filter((s) => s.to === vaccinator.phone)).toHaveLength(1);
