@@ -73,6 +73,8 @@ const schema = z
     USSD_RESUME_SECONDS: positiveInt(600),
     USSD_DEADLINE_MS: positiveInt(5000),
     BOOKING_DAYS_AHEAD: positiveInt(14),
+    /** The youngest age the programme vaccinates: younger members are refused at registration (a session for younger people lowers it). */
+    PROGRAMME_MIN_AGE: positiveInt(18),
     /** Days between doses per vaccine, "Vaccine:days,...". A change applies to new bookings only. */
     DOSE_INTERVAL_DAYS: z
       .string()

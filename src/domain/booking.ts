@@ -2,7 +2,7 @@ import { randomInt } from 'node:crypto';
 import type { Db, Tx } from '../db/knex';
 import type { Clock } from './clock';
 import type { CodeVault } from './codes';
-import { addDays, longDay } from './dates';
+import { addDays, dayIn, longDay } from './dates';
 import type { IdType } from './identity';
 import { queueSms } from './outbox';
 
@@ -15,8 +15,13 @@ export interface BookingRules {
   daysAhead: number;
   /** CoWIN's rule: at most 4 beneficiaries on one mobile. */
   maxMembersPerMobile: number;
-  /** Codes sent again by SMS, per appointment per 24 hours. */
+  /** Codes sent again by SMS, per appointment per calendar day at the appointment's centre. */
   maxResendsPerDay: number;
+  /**
+   * The programme's minimum age: younger people are refused at registration, before a family slot
+   * is spent. A session an administrator opens for younger people lowers it (see checkAge).
+   */
+  minAge: number;
   /**
    * Days from a recorded dose to the earliest next dose, per vaccine. Read when a dose is booked:
    * a change applies to new bookings and leaves booked appointments as they are.
@@ -31,6 +36,7 @@ export const DEFAULT_BOOKING_RULES: BookingRules = {
   daysAhead: 14,
   maxMembersPerMobile: 4,
   maxResendsPerDay: 3,
+  minAge: 18,
   doseIntervalDays: { Covishield: 84, Covaxin: 28 },
 };
 
@@ -48,7 +54,13 @@ export interface NewMember {
   idNumber: string;
 }
 
-export type RegisterResult = { kind: 'registered'; member: Member } | { kind: 'member_limit' } | { kind: 'id_taken' };
+export type AgeCheck = { kind: 'old_enough' } | { kind: 'too_young'; minAge: number };
+
+export type RegisterResult =
+  | { kind: 'registered'; member: Member }
+  | { kind: 'member_limit' }
+  | { kind: 'id_taken' }
+  | { kind: 'too_young'; minAge: number };
 
 export interface CentreOption {
   id: number;
@@ -61,6 +73,7 @@ export interface SessionOption {
   date: string;
   vaccine: string;
   dose: number;
+  minAge: number;
   freeSeats: number;
 }
 
@@ -86,6 +99,19 @@ export type MemberStatus =
   | { kind: 'already_booked'; appointment: AppointmentView }
   | { kind: 'fully_vaccinated'; member: Member }
   | { kind: 'not_found' };
+
+/**
+ * Why a member can book nothing at a PIN code, the most fundamental reason first: a member too
+ * young for every session is not told the seats are taken, nor one whose dose 2 is not yet due.
+ */
+export type BookingRefusal =
+  | { kind: 'fully_vaccinated' }
+  | { kind: 'dose_not_due'; vaccine: string; earliest: string }
+  | { kind: 'too_young'; minAge: number }
+  | { kind: 'no_sessions' }
+  | { kind: 'full' };
+
+export type Availability = { kind: 'open'; centres: CentreOption[] } | BookingRefusal | { kind: 'not_found' };
 
 export type BookingResult =
   | { kind: 'booked'; appointment: AppointmentView }
@@ -125,9 +151,26 @@ export class BookingService {
       .select('b.id', 'b.name', 'b.birth_year as birthYear');
   }
 
+  /**
+   * Whether someone born in `birthYear` is old enough for any session the programme runs: the
+   * configured minimum age, or a lower one if an upcoming session is open to younger people. The
+   * configured floor keeps the answer steady from day to day (an 18-year-old is not refused because
+   * this week's sessions happen to be 45+); the sessions keep it honest when younger ones exist.
+   */
+  async checkAge(birthYear: number, db: Db | Tx = this.db): Promise<AgeCheck> {
+    const now = this.clock.now();
+    const [{ lowest }] = (await db('vaccination_sessions')
+      .where('date', '>=', addDays(now.toISOString().slice(0, 10), -1))
+      .min({ lowest: 'min_age' })) as [{ lowest: number | null }];
+    const minAge = Math.min(this.rules.minAge, lowest ?? this.rules.minAge);
+    return ageIn(now, birthYear) >= minAge ? { kind: 'old_enough' } : { kind: 'too_young', minAge };
+  }
+
   async register(phone: string, member: NewMember): Promise<RegisterResult> {
     const idHash = this.codes.hashIdentity(member.idType, member.idNumber);
     return this.db.transaction(async (trx) => {
+      const age = await this.checkAge(member.birthYear, trx);
+      if (age.kind === 'too_young') return age;
       const account = await lockAccount(trx, phone);
       const [{ count }] = (await trx('beneficiaries').where('account_id', account.id).count({ count: '*' })) as [{ count: string }];
       if (Number(count) >= this.rules.maxMembersPerMobile) return { kind: 'member_limit' };
@@ -161,7 +204,10 @@ export class BookingService {
 
   async centresWithSeats(pincode: string, memberId: number): Promise<CentreOption[]> {
     const eligibility = await this.eligibility(memberId);
-    if (!eligibility) return [];
+    return eligibility ? this.openCentres(pincode, eligibility) : [];
+  }
+
+  private async openCentres(pincode: string, eligibility: Eligibility): Promise<CentreOption[]> {
     const rows = await this.openSessions(eligibility)
       .where('c.pincode', pincode)
       .groupBy('c.id', 'c.name')
@@ -171,6 +217,42 @@ export class BookingService {
     return rows as CentreOption[];
   }
 
+  /**
+   * Centres at the PIN code where this member can book, or the real reason there are none. Only a
+   * refusal costs the extra query that finds the reason.
+   */
+  async availability(phone: string, pincode: string, memberId: number): Promise<Availability> {
+    if (!(await this.ownedMember(this.db, phone, memberId))) return { kind: 'not_found' };
+    const eligibility = await this.eligibility(memberId);
+    if (!eligibility) return { kind: 'fully_vaccinated' };
+    const centres = await this.openCentres(pincode, eligibility);
+    if (centres.length > 0) return { kind: 'open', centres };
+    return this.refusalAt(pincode, eligibility);
+  }
+
+  /** Relaxes the booking rules one at a time over the sessions in the window at the PIN code. */
+  private async refusalAt(pincode: string, e: Eligibility): Promise<BookingRefusal> {
+    const forDose = 's.dose = ? AND s.vaccine = COALESCE(?::text, s.vaccine)';
+    const due = `${forDose} AND s.date >= COALESCE(?::date, s.date)`;
+    const doseBindings = [e.dose, e.vaccine ?? null];
+    const dueBindings = [...doseBindings, e.earliest ?? null];
+    const counts = (await this.sessionsInWindow(e)
+      .where('c.pincode', pincode)
+      .first(
+        this.db.raw(`(COUNT(*) FILTER (WHERE ${forDose}))::int AS "forDose"`, doseBindings),
+        this.db.raw(`(COUNT(*) FILTER (WHERE ${due}))::int AS "due"`, dueBindings),
+        this.db.raw(`MIN(s.min_age) FILTER (WHERE ${due}) AS "lowestMinAge"`, dueBindings),
+        this.db.raw(`(COUNT(*) FILTER (WHERE ${due} AND s.min_age <= ?))::int AS "oldEnough"`, [...dueBindings, e.age]),
+      )) as { forDose: number; due: number; lowestMinAge: number | null; oldEnough: number };
+    if (counts.oldEnough > 0) return { kind: 'full' };
+    if (counts.due > 0) return { kind: 'too_young', minAge: counts.lowestMinAge! };
+    // With no session at all, "not yet due" is judged by the UTC date: at worst a day early.
+    if (e.vaccine && e.earliest && (counts.forDose > 0 || e.earliest > e.now.toISOString().slice(0, 10))) {
+      return { kind: 'dose_not_due', vaccine: e.vaccine, earliest: e.earliest };
+    }
+    return { kind: 'no_sessions' };
+  }
+
   async sessionsWithSeats(centreId: number, memberId: number): Promise<SessionOption[]> {
     const eligibility = await this.eligibility(memberId);
     if (!eligibility) return [];
@@ -178,7 +260,7 @@ export class BookingService {
       .where('c.id', centreId)
       .orderBy([{ column: 's.date' }, { column: 's.id' }])
       .limit(50)
-      .select('s.id', 's.date', 's.vaccine', 's.dose', this.db.raw('(s.capacity - s.booked)::int AS "freeSeats"'));
+      .select('s.id', 's.date', 's.vaccine', 's.dose', 's.min_age as minAge', this.db.raw('(s.capacity - s.booked)::int AS "freeSeats"'));
     return rows as SessionOption[];
   }
 
@@ -261,10 +343,11 @@ export class BookingService {
       if (dedupeKey && (await trx('outbound_messages').where('dedupe_key', dedupeKey).first('id'))) return { kind: 'sent' };
       const appointment = await this.lockedLiveAppointment(trx, phone, appointmentId);
       if (!appointment) return { kind: 'not_found' };
-      const since = new Date(this.clock.now().getTime() - 86_400_000);
+      // "3 a day" as the citizen reads it: since midnight at the centre, not in the last 24 hours.
+      const { timezone } = await trx('centres').where('id', appointment.centreId).first('timezone');
       const [{ count }] = (await trx('outbound_messages')
         .where({ appointment_id: appointmentId, template: RESENT_CODE_TEMPLATE })
-        .andWhere('created_at', '>', since)
+        .andWhereRaw('created_at >= (?::date::timestamp AT TIME ZONE ?)', [dayIn(timezone, this.clock.now()), timezone])
         .count({ count: '*' })) as [{ count: string }];
       if (Number(count) >= this.rules.maxResendsPerDay) return { kind: 'limit' };
 
@@ -346,7 +429,7 @@ export class BookingService {
       .whereNot('s.id', appointment.sessionId)
       .orderBy([{ column: 's.date' }, { column: 's.id' }])
       .limit(50)
-      .select('s.id', 's.date', 's.vaccine', 's.dose', this.db.raw('(s.capacity - s.booked)::int AS "freeSeats"'));
+      .select('s.id', 's.date', 's.vaccine', 's.dose', 's.min_age as minAge', this.db.raw('(s.capacity - s.booked)::int AS "freeSeats"'));
   }
 
   /** The rules the appointment was booked under, for its own dose (the member's later doses do not count). */
@@ -393,7 +476,7 @@ export class BookingService {
       .select('vaccine', 'session_date');
     if (doses.length >= MAX_DOSE) return undefined;
     const now = this.clock.now();
-    const eligibility: Eligibility = { dose: doses.length + 1, age: now.getUTCFullYear() - member.birth_year, now, daysAhead: this.rules.daysAhead };
+    const eligibility: Eligibility = { dose: doses.length + 1, age: ageIn(now, member.birth_year), now, daysAhead: this.rules.daysAhead };
     const last = doses.at(-1);
     if (last) {
       // The next dose is of the same vaccine, and not before the configured interval.
@@ -403,16 +486,21 @@ export class BookingService {
     return eligibility;
   }
 
-  /** Sessions with free seats this member may book: right dose, old enough, today (at the centre) or later, within the booking window. */
-  private openSessions(e: Eligibility, db: Db | Tx = this.db) {
+  /** Sessions at active centres from today (at the centre) to the end of the booking window. */
+  private sessionsInWindow(e: Eligibility, db: Db | Tx = this.db) {
     return db('vaccination_sessions as s')
       .join('centres as c', 'c.id', 's.centre_id')
       .where('c.active', true)
+      .andWhereRaw('s.date >= (?::timestamptz AT TIME ZONE c.timezone)::date', [e.now.toISOString()])
+      .andWhereRaw('s.date <= (?::timestamptz AT TIME ZONE c.timezone)::date + ?::int', [e.now.toISOString(), e.daysAhead]);
+  }
+
+  /** Sessions with free seats this member may book: right dose, old enough, within the booking window. */
+  private openSessions(e: Eligibility, db: Db | Tx = this.db) {
+    return this.sessionsInWindow(e, db)
       .andWhere('s.dose', e.dose)
       .andWhere('s.min_age', '<=', e.age)
       .andWhere('s.booked', '<', db.ref('s.capacity'))
-      .andWhereRaw('s.date >= (?::timestamptz AT TIME ZONE c.timezone)::date', [e.now.toISOString()])
-      .andWhereRaw('s.date <= (?::timestamptz AT TIME ZONE c.timezone)::date + ?::int', [e.now.toISOString(), e.daysAhead])
       .modify((q) => {
         if (e.vaccine) q.andWhere('s.vaccine', e.vaccine);
         if (e.earliest) q.andWhere('s.date', '>=', e.earliest);
@@ -478,6 +566,11 @@ function codeSmsParams(appointment: AppointmentView, language: string): Record<s
     date: longDay(appointment.date, language),
     ref: appointment.reference,
   };
+}
+
+/** Age as the programme counts it: years since the year of birth (only the year is registered). */
+function ageIn(now: Date, birthYear: number): number {
+  return now.getUTCFullYear() - birthYear;
 }
 
 function referenceCode(): string {

@@ -36,12 +36,12 @@ const CITIZEN_KEYWORDS: Record<string, 'help' | 'status' | 'code' | 'cancel' | '
 };
 
 /**
- * The keyword is the first word, in any case. `VAX <mobile or reference> <4-digit code>` (the mobile
+ * The keyword is the first word, in any case, with punctuation around it ignored. `VAX <mobile or reference> <4-digit code>` (the mobile
  * with spaces, 0 or +91); `CANCEL <ref>` and `BOOK <PIN code>` take the rest, spaces dropped.
  */
 export function parseSmsCommand(text: string): SmsCommand {
   const words = text.trim().split(/\s+/);
-  const keyword = words[0]?.toUpperCase() ?? '';
+  const keyword = bareWord(words[0] ?? '').toUpperCase();
   const rest = words.slice(1).join('');
   if (keyword === 'VAX') return parseVax(words);
   switch (CITIZEN_KEYWORDS[keyword]) {
@@ -58,6 +58,11 @@ export function parseSmsCommand(text: string): SmsCommand {
     case undefined:
       return { kind: 'answer', text: text.trim() };
   }
+}
+
+/** "Status." and "status!" are STATUS: punctuation and symbols around a keyword are not part of it. */
+function bareWord(word: string): string {
+  return word.replace(/^[\p{P}\p{S}]+|[\p{P}\p{S}]+$/gu, '');
 }
 
 function parseVax(words: string[]): SmsCommand {

@@ -234,7 +234,7 @@ describe('BOOK', () => {
     const [day1, day2] = [shortDay(near.session.date), shortDay(later.session.date)];
 
     expect(await reply(phone, 'BOOK 110001')).toBe(
-      `Tika: free seats near 110001. Reply with the number:\n1 AIIMS Delhi ${day1}: 10 seats\n2 Safdarjung Hospital ${day2}: 5 seats`,
+      `Tika: free seats near 110001. Reply with the number:\n1 AIIMS Delhi ${day1} Covishield 18+: 10 seats\n2 Safdarjung Hospital ${day2} Covishield 18+: 5 seats`,
     );
     expect(await reply(phone, '1')).toBe(`Tika: book Asha Devi at AIIMS Delhi on ${day1}, Covishield dose 1? Reply YES to book, NO for another date.\n0 Back`);
     const messages = await exchange(phone, 'yes', 2);
@@ -256,7 +256,7 @@ describe('BOOK', () => {
     const second = await sessionOn(centre.id, 2, 7);
     const phone = await registered(['Lata Shah', 'Mohan Shah']);
     t.at.reset();
-    const list = `Tika: free seats near 220006. Reply with the number:\n1 Family Centre ${shortDay(first.date)}: 10 seats\n2 Family Centre ${shortDay(second.date)}: 7 seats`;
+    const list = `Tika: free seats near 220006. Reply with the number:\n1 Family Centre ${shortDay(first.date)} Covishield 18+: 10 seats\n2 Family Centre ${shortDay(second.date)} Covishield 18+: 7 seats`;
 
     expect(await reply(phone, 'buk')).toBe('Tika: book for whom? Reply with the number:\n1 Lata Shah\n2 Mohan Shah');
     expect(await reply(phone, '2')).toBe('Tika: send your 6-digit PIN code to see centres with free seats, e.g. 110001.\n0 Back');
@@ -301,7 +301,7 @@ describe('languages', () => {
     expect(await reply(phone, 'madad')).toBe(
       `टीका: बुकिंग: BOOK <पिन कोड>, बुकिंग देखें: STATUS, नया कोड: CODE, रद्द करें: CANCEL <ref> भेजें। या ${SERVICE_CODE} डायल करें।`,
     );
-    expect(await reply(phone, 'BOOK 220010')).toBe(`टीका: 220010 के पास खाली सीटें। नंबर भेजें:\n1 Hindi Centre ${day}: 10 सीट`);
+    expect(await reply(phone, 'BOOK 220010')).toBe(`टीका: 220010 के पास खाली सीटें। नंबर भेजें:\n1 Hindi Centre ${day} Covishield 18+: 10 सीट`);
     expect(await reply(phone, '1')).toBe(`टीका: Rekha Verma, Hindi Centre, ${day}, Covishield खुराक 1 बुक करें? हाँ: YES, दूसरी तारीख: NO।\n0 वापस`);
     const messages = await exchange(phone, 'हाँ', 2);
     const appointment = await t.app.db('appointments').where('session_id', session.id).first();

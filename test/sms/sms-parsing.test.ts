@@ -30,6 +30,25 @@ describe('parseSmsCommand', () => {
     expect(parseSmsCommand(text)).toEqual(command);
   });
 
+  it.each([
+    ['Status.', { kind: 'status' }],
+    ['status!', { kind: 'status' }],
+    ['"HELP"', { kind: 'help' }],
+    ['help?', { kind: 'help' }],
+    ['(code)', { kind: 'code' }],
+    ['Book: 110001', { kind: 'book', pincode: '110001' }],
+    ['CANCEL, K7Q2M9AX', { kind: 'cancel', reference: 'K7Q2M9AX' }],
+    ['sthiti।', { kind: 'status' }],
+    ['VAX. 9876543210 4821', { kind: 'vax', target: '9876543210', code: '4821' }],
+    ['vax 98765 43210 4821', { kind: 'vax', target: '9876543210', code: '4821' }],
+    ['हाँ।', { kind: 'answer', text: 'हाँ।' }],
+    ['नहीं!', { kind: 'answer', text: 'नहीं!' }],
+    ['statuses', { kind: 'answer', text: 'statuses' }],
+    ['1.', { kind: 'answer', text: '1.' }],
+  ])('ignores punctuation around a keyword: %j', (text, command) => {
+    expect(parseSmsCommand(text)).toEqual(command);
+  });
+
   it('sends only VAX to the vaccinator path', () => {
     expect(['VAX 1 2', 'vax 9876543210 4821'].map((text) => isVaccinatorCommand(parseSmsCommand(text)))).toEqual([true, true]);
     expect(['HELP', 'BOOK 110001', '1', 'vaxx'].map((text) => isVaccinatorCommand(parseSmsCommand(text)))).toEqual([false, false, false, false]);

@@ -146,14 +146,14 @@ describe('booking over Africa\'s Talking USSD', () => {
     await seedCentre(t.app, { name: 'Far Future Centre', pincode: '560001', capacity: 10, daysFromToday: 40 });
     await seedCentre(t.app, { name: 'Yesterday Centre', pincode: '560001', capacity: 10, daysFromToday: -1 });
     const screens = await t.converse('ATUid_none', '+919876543213', [...registration('Kiran Rao', pan(4)), '560001']);
-    expect(screens.at(-1)).toBe('CON No free seats near 560001 in the coming days.\n1 Try another PIN code\n0 Back');
+    expect(screens.at(-1)).toBe('CON No vaccination sessions near 560001 in the coming days.\n1 Try another PIN code\n0 Back');
   });
 
   it('refuses sessions below their minimum age', async () => {
     const { centre } = await seedCentre(t.app, { name: 'Over 45 Centre', pincode: '400001', minAge: 45 });
     const now = t.app.clock.now().getUTCFullYear();
     const screens = await t.converse('ATUid_young', '+919876543214', ['1', '1', 'Young Person', String(now - 20), '2', '2', pan(5), '400001']);
-    expect(screens.at(-1)).toContain('No free seats near 400001');
+    expect(screens.at(-1)).toBe('CON Young Person is too young for the sessions near 400001: they are for ages 45+.\n1 Try another PIN code\n0 Back');
     expect(screens.at(-1)).not.toContain(centre.name);
   });
 

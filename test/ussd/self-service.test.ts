@@ -1,4 +1,5 @@
 import { CodeVault } from '../../src/domain/codes';
+import { shortDay } from '../../src/domain/dates';
 import { verhoeffValid, normaliseIdNumber } from '../../src/domain/identity';
 import { eventually, startTestApp, type TestApp } from '../support/app';
 import { pan, registration, seedCentre } from '../support/programme';
@@ -43,9 +44,10 @@ describe('family members', () => {
     }
     const members = await t.app.booking.members(phone);
     expect(members).toHaveLength(4);
-    const list = await t.converse(`ATUid_fam5_${next}`, phone, ['2', '1']);
-    expect(list[2]).not.toContain('New member');
-    expect(list[2]).toMatch(/^CON Book for:\n1 Member One\n2 Member Two\n3 Member Three\n4 Member Four/);
+    // "New member" stays on the list, so a fifth is not a silent "Invalid choice": it answers with the limit.
+    const list = await t.converse(`ATUid_fam5_${next}`, phone, ['2', '1', '5']);
+    expect(list[2]).toMatch(/^CON Book for:\n1 Member One\n2 Member Two\n3 Member Three\n4 Member Four\n5 New member/);
+    expect(list[3]).toBe('END This mobile already has 4 members, the most allowed. Use another mobile to register more.');
     // Racing past the list (an old screen) still cannot add a fifth.
     const refused = await t.app.booking.register(phone, { name: 'Member Five', birthYear: 1990, gender: 'F', idType: 'PAN', idNumber: pan(39_999) });
     expect(refused).toEqual({ kind: 'member_limit' });
@@ -91,7 +93,7 @@ describe('my appointments', () => {
     const code = await codeSentTo(phone);
     const later = await t.app.programme.createSession({ centreId: centre.id, date: addDaysFrom(session.date, 2), vaccine: 'Covishield', minAge: 18, dose: 1, capacity: 5 });
     const screens = await t.converse(`ATUid_move_${next}`, phone, ['2', '1', '1', '2', '1', '1']);
-    expect(screens[4]).toMatch(/^CON New date:\n1 .+ Covishield \(5\)/);
+    expect(screens[4]).toMatch(/^CON New date:\n1 .+ Covishield 18\+ \(5\)/);
     expect(screens[5]).toMatch(/^CON Move Asha Devi to .+\?\n1 Confirm\n2 Cancel/);
     expect(screens[6]).toMatch(/^END Moved: Asha Devi, Centre 120002, .+\. Ref [A-Z2-9]{8}\. Code unchanged\.$/);
     expect((await t.app.db('vaccination_sessions').where('id', session.id).first()).booked).toBe(0);
@@ -185,14 +187,14 @@ describe('second dose', () => {
       const before = await t.converse(`ATUid_dose2a_${next}`, phone, ['1', '1', '1', '120005']);
       expect(before[2]).toMatch(/^CON Asha Devi: dose 2 of Covishield, from \w{3} \d+ \w{3} on\.\n1 Continue/);
       expect(before[2]).toContain(shortDayOf(addDaysFrom(session.date, 84)));
-      expect(before.at(-1)).toContain('No free seats near 120005');
+      expect(before.at(-1)).toBe(`CON Asha Devi: dose 2 of Covishield from ${shortDay(addDaysFrom(session.date, 84))} on. No session near 120005 from that day yet.\n1 Try another PIN code\n0 Back`);
       const memberId = (await t.app.booking.members(phone))[0]!.id;
       expect(await t.app.booking.book(phone, memberId, early.id)).toEqual({ kind: 'not_eligible' });
 
       // 80 days after: the in-time Covishield session is offered; the Covaxin one never is.
       t.clock.advanceDays(55);
       const after = await t.converse(`ATUid_dose2b_${next}`, phone, ['2', '1', '1', '1', '120005', '1']);
-      expect(after.at(-1)).toMatch(/^CON Choose a date:\n1 .+ Covishield \(5\)\n0 Back$/);
+      expect(after.at(-1)).toMatch(/^CON Choose a date:\n1 .+ Covishield 18\+ \(5\)\n0 Back$/);
       expect(await t.app.booking.book(phone, memberId, other.id)).toEqual({ kind: 'not_eligible' });
       const booked = await t.app.booking.book(phone, memberId, onTime.id);
       expect(booked).toMatchObject({ kind: 'booked', appointment: { dose: 2, vaccine: 'Covishield' } });

@@ -1,8 +1,8 @@
 import { seatCount } from './format';
-import type { AppointmentView, BookingService, SessionOption } from '../../domain/booking';
+import type { AppointmentView, Availability, BookingService, SessionOption } from '../../domain/booking';
 import { shortDay } from '../../domain/dates';
 import { isIdType } from '../../domain/identity';
-import type { Action, Bindings, ListItem, Source, Vars } from '../engine';
+import type { Action, ActionResult, Bindings, ListItem, Source, Vars } from '../engine';
 import { validators } from './validators';
 
 /** What the citizen flow needs to know of a mobile beyond its bookings. */
@@ -49,6 +49,13 @@ export function citizenBindings(booking: BookingService, accounts: MobileAccount
       }
     },
 
+    checkAge: async (vars) => {
+      const age = await booking.checkAge(Number(vars.birthYear));
+      return age.kind === 'too_young' ? { outcome: 'too_young', vars: { minAge: String(age.minAge) } } : { outcome: 'old_enough' };
+    },
+
+    findCentres: async (vars, ctx) => availabilityOutcome(await booking.availability(ctx.phone, vars.pincode ?? '', id(vars, 'memberId')), ctx.language),
+
     registerMember: async (vars, ctx) => {
       const gender = vars.gender;
       const idType = vars.idType ?? '';
@@ -64,6 +71,7 @@ export function citizenBindings(booking: BookingService, accounts: MobileAccount
       });
       // The ID number has done its work: keep it out of the session store from here on.
       const forget = { idNumber: '' };
+      if (result.kind === 'too_young') return { outcome: result.kind, vars: { ...forget, minAge: String(result.minAge) } };
       if (result.kind !== 'registered') return { outcome: result.kind, vars: { ...forget, max: String(maxMembers) } };
       return {
         outcome: 'registered',
@@ -130,7 +138,8 @@ export function citizenBindings(booking: BookingService, accounts: MobileAccount
     members: async (_vars, ctx) => {
       const members = await booking.members(ctx.phone);
       const items: ListItem[] = members.map((m) => ({ id: String(m.id), label: { key: 'member.item', params: { memberName: m.name } } }));
-      if (members.length < maxMembers) items.push({ id: 'new', label: { key: 'member.new' } });
+      // Shown even at the limit: choosing it says why no one more can be added (checkMember).
+      items.push({ id: 'new', label: { key: 'member.new' } });
       return items;
     },
     centres: async (vars) =>
@@ -152,11 +161,25 @@ export function citizenBindings(booking: BookingService, accounts: MobileAccount
   return { actions, sources, validators };
 }
 
+/** The age group is always shown: two sessions on one day at one centre may differ only in it. */
 function sessionItem(session: SessionOption, language: string): ListItem {
-  return {
-    id: String(session.id),
-    label: { key: 'session.item', params: { day: shortDay(session.date, language), vaccine: session.vaccine, free: seatCount(session.freeSeats) } },
-  };
+  const params = { day: shortDay(session.date, language), vaccine: session.vaccine, minAge: String(session.minAge), free: seatCount(session.freeSeats) };
+  return { id: String(session.id), label: { key: 'session.item', params } };
+}
+
+/**
+ * Where booking goes after a PIN code: on to the list, or to the screen that names the real reason
+ * there is nothing to book. The outcome is the reason's kind; the flow maps each to its message.
+ */
+export function availabilityOutcome(availability: Availability, language: string): ActionResult {
+  switch (availability.kind) {
+    case 'too_young':
+      return { outcome: availability.kind, vars: { minAge: String(availability.minAge) } };
+    case 'dose_not_due':
+      return { outcome: availability.kind, vars: { vaccine: availability.vaccine, day: shortDay(availability.earliest, language) } };
+    default:
+      return { outcome: availability.kind };
+  }
 }
 
 /** The variables a screen about one appointment can show. */

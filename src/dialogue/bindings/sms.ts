@@ -1,6 +1,6 @@
 import { seatCount } from './format';
 import type { BookingService } from '../../domain/booking';
-import { appointmentVars } from './citizen';
+import { appointmentVars, availabilityOutcome } from './citizen';
 import { shortDay } from '../../domain/dates';
 import type { Action, Bindings, ListItem, Source, Validator, Vars } from '../engine';
 import { validators as citizenValidators } from './validators';
@@ -27,6 +27,8 @@ export function smsBindings(booking: BookingService, rules: { maxResendsPerDay: 
     },
 
     smsCheckPincode: async (vars, ctx) => ({ outcome: citizenValidators.pincode!(vars.pincode ?? '', vars, ctx).ok ? 'given' : 'missing' }),
+
+    smsFindSessions: async (vars, ctx) => availabilityOutcome(await booking.availability(ctx.phone, vars.pincode ?? '', id(vars, 'memberId')), ctx.language),
 
     smsBook: async (vars, ctx) => {
       // NO goes back to the dates; "0 Back" from there would only lead to this question again.
@@ -88,7 +90,10 @@ async function openSessionItems(booking: BookingService, pincode: string, member
   return perCentre
     .flat()
     .sort((a, b) => a.date.localeCompare(b.date) || a.centre.localeCompare(b.centre) || a.id - b.id)
-    .map((s) => ({ id: String(s.id), label: { key: 'sms.book.session_item', params: { centre: s.centre, day: shortDay(s.date, language), free: seatCount(s.freeSeats) } } }));
+    .map((s) => {
+      const params = { centre: s.centre, day: shortDay(s.date, language), vaccine: s.vaccine, minAge: String(s.minAge), free: seatCount(s.freeSeats) };
+      return { id: String(s.id), label: { key: 'sms.book.session_item', params } };
+    });
 }
 
 const YES = new Set(['yes', 'y', 'haan', 'han', 'haa', 'ha', 'हाँ', 'हां', 'हा']);
