@@ -70,7 +70,7 @@ const cases: Case[] = [
       await seedCentre(t.app, { name: `Over 45 ${pincode}`, pincode, minAge: 45, capacity: 700 });
       await registerMember(phone, 'Young Adult', thisYear() - 20);
       return {
-        ussd: `CON Young Adult is too young for the sessions near ${pincode}: they are for ages 45+.\n1 Try another PIN code\n0 Back`,
+        ussd: `CON Young Adult: sessions near ${pincode} are for ages 45+.\n1 Try another PIN code\n0 Back`,
         sms: `Tika: Young Adult is too young for the sessions near ${pincode}: they are for ages 45+. Send BOOK with another PIN code.`,
       };
     },
@@ -84,7 +84,7 @@ const cases: Case[] = [
       const due = shortDay(addDays(dayIn('Asia/Kolkata', t.app.clock.now()), 84));
       return {
         ussdPath: ['1'],
-        ussd: `CON Dose One: dose 2 of Covishield from ${due} on. No session near ${pincode} from that day yet.\n1 Try another PIN code\n0 Back`,
+        ussd: `CON Dose One: Covishield dose 2 is due from ${due}.\n1 Try another PIN code\n0 Back`,
         sms: `Tika: Dose One can have dose 2 of Covishield from ${due} on. No session near ${pincode} from that day yet. Try again later.`,
       };
     },

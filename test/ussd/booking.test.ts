@@ -153,7 +153,7 @@ describe('booking over Africa\'s Talking USSD', () => {
     const { centre } = await seedCentre(t.app, { name: 'Over 45 Centre', pincode: '400001', minAge: 45 });
     const now = t.app.clock.now().getUTCFullYear();
     const screens = await t.converse('ATUid_young', '+919876543214', ['1', '1', 'Young Person', String(now - 20), '2', '2', pan(5), '400001']);
-    expect(screens.at(-1)).toBe('CON Young Person is too young for the sessions near 400001: they are for ages 45+.\n1 Try another PIN code\n0 Back');
+    expect(screens.at(-1)).toBe('CON Young Person: sessions near 400001 are for ages 45+.\n1 Try another PIN code\n0 Back');
     expect(screens.at(-1)).not.toContain(centre.name);
   });
 
