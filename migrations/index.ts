@@ -4,6 +4,7 @@ import * as messages from './20261128_002_messages';
 import * as vaccination from './20261128_003_vaccination';
 import * as lockout from './20261128_004_lockout';
 import * as outboxSweep from './20261128_005_outbox_sweep';
+import * as sessionTimes from './20261128_006_session_times';
 
 /**
  * Migrations in order. Listed explicitly (rather than read from the folder) so they run the same
@@ -15,4 +16,5 @@ export const migrations: Record<string, Knex.Migration> = {
   '20261128_003_vaccination': vaccination,
   '20261128_004_lockout': lockout,
   '20261128_005_outbox_sweep': outboxSweep,
+  '20261128_006_session_times': sessionTimes,
 };

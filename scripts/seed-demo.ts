@@ -12,7 +12,13 @@ interface SessionTemplate {
   vaccine: string;
   minAge: number;
   capacity: number;
+  startTime: string;
+  endTime: string;
 }
+
+/** A centre's day: the 18+ session in the morning, the 45+ one in the afternoon. */
+const MORNING = { startTime: '09:00', endTime: '13:00' };
+const AFTERNOON = { startTime: '14:00', endTime: '17:00' };
 
 interface DemoCentre {
   name: string;
@@ -30,8 +36,8 @@ const DEMO_CENTRES: DemoCentre[] = [
     district: 'New Delhi',
     state: 'Delhi',
     sessions: [
-      { vaccine: 'Covishield', minAge: 18, capacity: 100 },
-      { vaccine: 'Covishield', minAge: 45, capacity: 80 },
+      { vaccine: 'Covishield', minAge: 18, capacity: 100, ...MORNING },
+      { vaccine: 'Covishield', minAge: 45, capacity: 80, ...AFTERNOON },
     ],
     vaccinator: { phone: '+919900000001', name: 'Sunita Sharma' },
   },
@@ -41,8 +47,8 @@ const DEMO_CENTRES: DemoCentre[] = [
     district: 'New Delhi',
     state: 'Delhi',
     sessions: [
-      { vaccine: 'Covaxin', minAge: 18, capacity: 60 },
-      { vaccine: 'Covaxin', minAge: 45, capacity: 50 },
+      { vaccine: 'Covaxin', minAge: 18, capacity: 60, ...MORNING },
+      { vaccine: 'Covaxin', minAge: 45, capacity: 50, ...AFTERNOON },
     ],
     vaccinator: { phone: '+919900000002', name: 'Rajesh Kumar' },
   },
@@ -52,8 +58,8 @@ const DEMO_CENTRES: DemoCentre[] = [
     district: 'Bengaluru Urban',
     state: 'Karnataka',
     sessions: [
-      { vaccine: 'Covishield', minAge: 18, capacity: 90 },
-      { vaccine: 'Covaxin', minAge: 45, capacity: 50 },
+      { vaccine: 'Covishield', minAge: 18, capacity: 90, ...MORNING },
+      { vaccine: 'Covaxin', minAge: 45, capacity: 50, ...AFTERNOON },
     ],
     vaccinator: { phone: '+919900000003', name: 'Lakshmi Rao' },
   },
@@ -63,8 +69,8 @@ const DEMO_CENTRES: DemoCentre[] = [
     district: 'Bengaluru Urban',
     state: 'Karnataka',
     sessions: [
-      { vaccine: 'Covaxin', minAge: 18, capacity: 70 },
-      { vaccine: 'Covishield', minAge: 45, capacity: 60 },
+      { vaccine: 'Covaxin', minAge: 18, capacity: 70, ...MORNING },
+      { vaccine: 'Covishield', minAge: 45, capacity: 60, ...AFTERNOON },
     ],
     vaccinator: { phone: '+919900000004', name: 'Manjunath Gowda' },
   },
@@ -142,11 +148,12 @@ export function formatSummary(summary: SeedSummary): string {
     formatTable(summary.centres.map(({ id, name, pincode, district, state, timezone }) => ({ id, name, pincode, district, state, timezone }))),
     'Sessions (from today)',
     formatTable(
-      summary.sessions.map(({ id, centreId, date, vaccine, minAge, dose, capacity, booked, freeSeats }) => ({
+      summary.sessions.map(({ id, centreId, date, startTime, endTime, vaccine, minAge, dose, capacity, booked, freeSeats }) => ({
         id,
         centre: centreName.get(centreId),
         date,
         vaccine,
+        hours: `${startTime}-${endTime}`,
         'min age': minAge,
         dose,
         capacity,
@@ -167,7 +174,7 @@ async function main(): Promise<void> {
   const db = createDb(config.DATABASE_URL, { max: 2 });
   try {
     await migrateLatest(db);
-    const programme = new ProgrammeService(db, { defaultTimezone: config.TIMEZONE, defaultCountry: config.DEFAULT_COUNTRY });
+    const programme = new ProgrammeService(db, { defaultTimezone: config.TIMEZONE, defaultCountry: config.DEFAULT_COUNTRY, vaccines: Object.keys(config.DOSE_INTERVAL_DAYS) });
     process.stdout.write(formatSummary(await seedDemo(programme, new Date())));
   } finally {
     await db.destroy();

@@ -74,7 +74,7 @@ export async function createApp(config: Config, options: AppOptions = {}) {
   const rules = { ...DEFAULT_BOOKING_RULES, daysAhead: config.BOOKING_DAYS_AHEAD, minAge: config.PROGRAMME_MIN_AGE, doseIntervalDays: config.DOSE_INTERVAL_DAYS };
   const booking = new BookingService(db, codes, clock, rules);
   const outbound = new OutboundService(db, codes);
-  const programme = new ProgrammeService(db, { defaultTimezone: config.TIMEZONE, defaultCountry: config.DEFAULT_COUNTRY });
+  const programme = new ProgrammeService(db, { defaultTimezone: config.TIMEZONE, defaultCountry: config.DEFAULT_COUNTRY, vaccines: Object.keys(config.DOSE_INTERVAL_DAYS), clock });
   const vaccination = new VaccinationService(
     db,
     codes,

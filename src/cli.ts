@@ -4,7 +4,7 @@ import { createDb, type Db } from './db/knex';
 import { systemClock } from './domain/clock';
 import { generateSigningKey } from './domain/certificates';
 import { CodeVault } from './domain/codes';
-import { ProgrammeError, ProgrammeService } from './domain/programme';
+import { ProgrammeError, ProgrammeService, type AppointmentRecord } from './domain/programme';
 import { VaccinationService } from './domain/vaccination';
 
 /** Operator CLI: `tsx src/cli.ts <command>`. Talks to DATABASE_URL through ProgrammeService. */
@@ -54,7 +54,26 @@ async function withDb(work: (db: Db, config: ReturnType<typeof loadConfig>) => P
 }
 
 function withProgramme(work: (programme: ProgrammeService) => Promise<void>): Promise<void> {
-  return withDb((db, config) => work(new ProgrammeService(db, { defaultTimezone: config.TIMEZONE, defaultCountry: config.DEFAULT_COUNTRY })));
+  return withDb((db, config) =>
+    work(new ProgrammeService(db, { defaultTimezone: config.TIMEZONE, defaultCountry: config.DEFAULT_COUNTRY, vaccines: Object.keys(config.DOSE_INTERVAL_DAYS) })),
+  );
+}
+
+/** One row of `appointments:find`: the session and centre inline, so the table stays flat. */
+function flatAppointment(a: AppointmentRecord) {
+  return {
+    id: a.id,
+    ref: a.reference,
+    status: a.status,
+    member: a.memberName,
+    dose: a.dose,
+    date: a.session.date,
+    hours: `${a.session.startTime}-${a.session.endTime}`,
+    vaccine: a.session.vaccine,
+    centre: a.centre.name,
+    locked: a.locked,
+    attempts: a.attempts,
+  };
 }
 
 export function buildCli(): Command {
@@ -90,10 +109,12 @@ export function buildCli(): Command {
     .requiredOption('--min-age <years>', 'minimum age', integer)
     .requiredOption('--dose <n>', 'dose number, 1 to 3', integer)
     .requiredOption('--capacity <seats>', 'seats available', integer)
-    .action((options: { centre: number; date: string; vaccine: string; minAge: number; dose: number; capacity: number }) =>
+    .option('--start <HH:MM>', 'start time at the centre (default 09:00)')
+    .option('--end <HH:MM>', 'end time at the centre, when booking closes (default 17:00)')
+    .action((options: { centre: number; date: string; vaccine: string; minAge: number; dose: number; capacity: number; start?: string; end?: string }) =>
       withProgramme(async (programme) => {
-        const { centre, ...session } = options;
-        console.log(JSON.stringify(await programme.createSession({ centreId: centre, ...session })));
+        const { centre, start, end, ...session } = options;
+        console.log(JSON.stringify(await programme.createSession({ centreId: centre, ...session, startTime: start, endTime: end })));
       }),
     );
 
@@ -132,15 +153,29 @@ export function buildCli(): Command {
     );
 
   program
+    .command('appointments:find')
+    .description('find appointments by booking reference or mobile (never shows the code)')
+    .option('--ref <reference>', 'booking reference, e.g. K7Q2M9AX')
+    .option('--phone <phone>', 'the mobile they were booked from')
+    .option('--json', 'one JSON object per line')
+    .action((options: { ref?: string; phone?: string } & OutputOptions) =>
+      withProgramme(async (programme) => {
+        const found = await programme.findAppointments({ ref: options.ref, phone: options.phone });
+        printList(found.map(flatAppointment), options);
+      }),
+    );
+
+  program
     .command('appointments:unlock')
     .description('unlock an appointment locked after too many wrong codes (check the citizen first)')
-    .argument('<id>', 'appointment id', integer)
-    .action((id: number) =>
+    .argument('<id-or-ref>', 'appointment id or booking reference')
+    .action((key: string) =>
       withDb(async (db, config) => {
-        const result = await new VaccinationService(db, new CodeVault(config.CODE_SECRET), systemClock).unlock(id);
-        if (result.kind === 'not_found') throw new ProgrammeError('not_found', `appointment ${id} does not exist`);
-        if (result.kind === 'not_locked') throw new ProgrammeError('conflict', `appointment ${id} is not locked`);
-        console.log(JSON.stringify({ id, unlocked: true }));
+        const target = /^\d+$/.test(key.trim()) ? Number(key.trim()) : key.trim();
+        const result = await new VaccinationService(db, new CodeVault(config.CODE_SECRET), systemClock).unlock(target);
+        if (result.kind === 'not_found') throw new ProgrammeError('not_found', `appointment ${key} does not exist`);
+        if (result.kind === 'not_locked') throw new ProgrammeError('conflict', `appointment ${key} is not locked`);
+        console.log(JSON.stringify({ id: result.id, reference: result.reference, unlocked: true }));
       }),
     );
 

@@ -92,6 +92,9 @@ export interface AppointmentView {
   date: string;
   vaccine: string;
   dose: number;
+  /** The session's hours, 'HH:MM' at the centre. */
+  startTime: string;
+  endTime: string;
 }
 
 export type MemberStatus =
@@ -118,6 +121,8 @@ export type BookingResult =
   | { kind: 'full' }
   | { kind: 'already_booked'; appointment: AppointmentView }
   | { kind: 'not_eligible' }
+  /** The session has ended (its end time on its date has passed): no more bookings. */
+  | { kind: 'closed' }
   | { kind: 'not_found' };
 
 export type ResendResult = { kind: 'sent' } | { kind: 'limit' } | { kind: 'not_found' };
@@ -126,6 +131,7 @@ export type RescheduleResult =
   | { kind: 'rescheduled'; appointment: AppointmentView }
   | { kind: 'full' }
   | { kind: 'not_eligible' }
+  | { kind: 'closed' }
   | { kind: 'not_found' };
 
 const MAX_DOSE = 2;
@@ -287,6 +293,7 @@ export class BookingService {
       const eligibility = await this.eligibility(memberId, trx);
       const session = eligibility && (await this.openSessions(eligibility, trx).where('s.id', sessionId).first('s.id', 's.dose'));
       if (!session) {
+        if (await this.hasEnded(trx, sessionId)) return { kind: 'closed' };
         const exists = await trx('vaccination_sessions').where('id', sessionId).first('capacity', 'booked');
         return exists && exists.booked >= exists.capacity ? { kind: 'full' } : { kind: 'not_eligible' };
       }
@@ -404,7 +411,10 @@ export class BookingService {
       if (appointment.sessionId === newSessionId) return { kind: 'not_eligible' };
       const eligibility = await this.eligibilityFor(trx, appointment);
       const target = eligibility && (await this.openSessions(eligibility, trx).where('s.id', newSessionId).first('s.id'));
-      if (!target) return (await this.isFull(trx, newSessionId)) ? { kind: 'full' } : { kind: 'not_eligible' };
+      if (!target) {
+        if (await this.hasEnded(trx, newSessionId)) return { kind: 'closed' };
+        return (await this.isFull(trx, newSessionId)) ? { kind: 'full' } : { kind: 'not_eligible' };
+      }
 
       // Both seat rows are locked in id order, so moves in opposite directions cannot deadlock.
       await trx('vaccination_sessions').whereIn('id', [appointment.sessionId, newSessionId]).orderBy('id').forUpdate().select('id');
@@ -445,6 +455,16 @@ export class BookingService {
   /** A booked (not yet vaccinated, cancelled or missed) appointment of a member of this mobile. */
   private liveAppointmentOf(db: Db | Tx, phone: string, appointmentId: number) {
     return this.appointmentQuery(db).where({ 'a.phone': phone, 'ap.id': appointmentId, 'ap.status': 'booked' });
+  }
+
+  private async hasEnded(db: Db | Tx, sessionId: number): Promise<boolean> {
+    const now = this.clock.now().toISOString();
+    const ended = await db('vaccination_sessions as s')
+      .join('centres as c', 'c.id', 's.centre_id')
+      .where('s.id', sessionId)
+      .andWhereRaw(SESSION_ENDED, [now])
+      .first('s.id');
+    return ended !== undefined;
   }
 
   private async isFull(db: Db | Tx, sessionId: number): Promise<boolean> {
@@ -492,7 +512,8 @@ export class BookingService {
       .join('centres as c', 'c.id', 's.centre_id')
       .where('c.active', true)
       .andWhereRaw('s.date >= (?::timestamptz AT TIME ZONE c.timezone)::date', [e.now.toISOString()])
-      .andWhereRaw('s.date <= (?::timestamptz AT TIME ZONE c.timezone)::date + ?::int', [e.now.toISOString(), e.daysAhead]);
+      .andWhereRaw('s.date <= (?::timestamptz AT TIME ZONE c.timezone)::date + ?::int', [e.now.toISOString(), e.daysAhead])
+      .andWhereNot((q) => q.whereRaw(SESSION_ENDED, [e.now.toISOString()]));
   }
 
   /** Sessions with free seats this member may book: right dose, old enough, within the booking window. */
@@ -539,9 +560,14 @@ export class BookingService {
         's.date',
         's.vaccine',
         'ap.dose',
+        db.raw(`to_char(s.start_time, 'HH24:MI') AS "startTime"`),
+        db.raw(`to_char(s.end_time, 'HH24:MI') AS "endTime"`),
       );
   }
 }
+
+/** A session has ended once its end time on its date has passed at its centre (s and c joined; one parameter: now). */
+const SESSION_ENDED = '(s.date + s.end_time) AT TIME ZONE c.timezone <= ?::timestamptz';
 
 interface Eligibility {
   dose: number;
@@ -564,6 +590,7 @@ function codeSmsParams(appointment: AppointmentView, language: string): Record<s
     memberName: appointment.memberName,
     centre: appointment.centreName,
     date: longDay(appointment.date, language),
+    time: sessionHours(appointment),
     ref: appointment.reference,
   };
 }
@@ -571,6 +598,11 @@ function codeSmsParams(appointment: AppointmentView, language: string): Record<s
 /** Age as the programme counts it: years since the year of birth (only the year is registered). */
 function ageIn(now: Date, birthYear: number): number {
   return now.getUTCFullYear() - birthYear;
+}
+
+/** "09:00-17:00": when to come, in the centre's local time. */
+export function sessionHours(session: { startTime: string; endTime: string }): string {
+  return `${session.startTime}-${session.endTime}`;
 }
 
 function referenceCode(): string {

@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import type { Db } from '../db/knex';
+import { REFERENCE_PATTERN } from './booking';
+import { systemClock, type Clock } from './clock';
 import { isCalendarDay, isTimeZone } from './dates';
 import { toMobileE164 } from './phone';
 
@@ -25,6 +27,9 @@ export interface Session {
   capacity: number;
   booked: number;
   freeSeats: number;
+  /** 'HH:MM' at the centre's time zone; booking closes at endTime ('24:00': the end of the day). */
+  startTime: string;
+  endTime: string;
 }
 
 export interface Vaccinator {
@@ -48,6 +53,8 @@ export class ProgrammeError extends Error {
     readonly kind: ProgrammeErrorKind,
     message: string,
     readonly issues: ProgrammeIssue[] = [],
+    /** For a conflict with a record that already exists: its id, so the caller can use it. */
+    readonly existingId?: number,
   ) {
     super(message);
     this.name = 'ProgrammeError';
@@ -87,15 +94,38 @@ export type NewCentre = z.input<typeof newCentreSchema>;
 export const centreFilterSchema = z.strictObject({ pincode: pincode.optional() });
 export type CentreFilter = z.input<typeof centreFilterSchema>;
 
-export const newSessionSchema = z.strictObject({
-  centreId: id,
-  date: calendarDay,
-  vaccine: text(30),
-  minAge: intBetween(0, 120),
-  dose: intBetween(1, 3),
-  capacity: intBetween(1, 100_000),
-});
+/** A time of day 'HH:MM'; an end time may also be '24:00', the end of the day. */
+const startTime = string().regex(/^([01][0-9]|2[0-3]):[0-5][0-9]$/, 'must be a time of day HH:MM, e.g. 09:00');
+const endTime = string().regex(/^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$/, 'must be a time of day HH:MM, e.g. 17:00 (24:00 for the end of the day)');
+export const DEFAULT_START_TIME = '09:00';
+export const DEFAULT_END_TIME = '17:00';
+/** A big district hospital vaccinates a few thousand a day; more is a typing slip. */
+export const MAX_SESSION_CAPACITY = 10_000;
+
+/** 'HH:MM' strings of the same width compare as times do. */
+const endsAfterStart = (times: { startTime?: string; endTime?: string }) =>
+  times.startTime === undefined || times.endTime === undefined || times.endTime > times.startTime;
+const END_AFTER_START = { message: 'must be after startTime', path: ['endTime'] };
+
+export const newSessionSchema = z
+  .strictObject({
+    centreId: id,
+    date: calendarDay,
+    vaccine: text(30),
+    minAge: intBetween(0, 120),
+    dose: intBetween(1, 3),
+    capacity: intBetween(1, MAX_SESSION_CAPACITY),
+    startTime: startTime.default(DEFAULT_START_TIME),
+    endTime: endTime.default(DEFAULT_END_TIME),
+  })
+  .refine(endsAfterStart, END_AFTER_START);
 export type NewSession = z.input<typeof newSessionSchema>;
+
+export const sessionChangeSchema = z
+  .strictObject({ startTime: startTime.optional(), endTime: endTime.optional() })
+  .refine((change) => change.startTime !== undefined || change.endTime !== undefined, 'give startTime, endTime or both')
+  .refine(endsAfterStart, END_AFTER_START);
+export type SessionChange = z.input<typeof sessionChangeSchema>;
 
 export const sessionFilterSchema = z.strictObject({ centreId: id.optional(), date: calendarDay.optional() });
 export type SessionFilter = z.input<typeof sessionFilterSchema>;
@@ -109,6 +139,33 @@ export type NewVaccinator = z.input<typeof newVaccinatorSchema>;
 
 export const vaccinatorFilterSchema = z.strictObject({ centreId: id.optional() });
 export type VaccinatorFilter = z.input<typeof vaccinatorFilterSchema>;
+
+/** An operator finds appointments by the booking reference the citizen reads out, or by the mobile. */
+export const appointmentFilterSchema = z
+  .strictObject({
+    ref: string()
+      .trim()
+      .transform((ref) => ref.replace(/[\s-]/g, '').toUpperCase())
+      .refine((ref) => REFERENCE_PATTERN.test(ref), 'must be an 8-character booking reference such as K7Q2M9AX')
+      .optional(),
+    phone: string().trim().min(1, 'must not be empty').max(30, 'must be at most 30 characters').optional(),
+  })
+  .refine((filter) => (filter.ref === undefined) !== (filter.phone === undefined), 'give either ref or phone');
+export type AppointmentFilter = z.input<typeof appointmentFilterSchema>;
+
+/** What an operator sees of an appointment: never its code. */
+export interface AppointmentRecord {
+  id: number;
+  reference: string;
+  status: string;
+  memberName: string;
+  dose: number;
+  locked: boolean;
+  /** Wrong codes counted against it since its code was last sent or it was unlocked. */
+  attempts: number;
+  session: { id: number; date: string; startTime: string; endTime: string; vaccine: string };
+  centre: { id: number; name: string; pincode: string };
+}
 
 /** Rows `offset` to `offset + limit - 1` of a list, in the list's order. */
 export interface Range {
@@ -176,6 +233,8 @@ interface SessionRow {
   dose: number;
   capacity: number;
   booked: number;
+  start_time: string;
+  end_time: string;
   created_at: Date;
 }
 
@@ -208,6 +267,8 @@ const toSession = (row: SessionRow): Session => ({
   capacity: row.capacity,
   booked: row.booked,
   freeSeats: row.capacity - row.booked,
+  startTime: row.start_time.slice(0, 5),
+  endTime: row.end_time.slice(0, 5),
 });
 
 const toVaccinator = (row: VaccinatorRow): Vaccinator => ({
@@ -216,6 +277,36 @@ const toVaccinator = (row: VaccinatorRow): Vaccinator => ({
   name: row.name,
   centreId: row.centre_id,
   active: row.active,
+});
+
+interface AppointmentRow {
+  id: number;
+  reference: string;
+  status: string;
+  dose: number;
+  memberName: string;
+  locked: boolean;
+  attempts: number;
+  sessionId: number;
+  date: string;
+  startTime: string;
+  endTime: string;
+  vaccine: string;
+  centreId: number;
+  centreName: string;
+  pincode: string;
+}
+
+const toAppointmentRecord = (row: AppointmentRow): AppointmentRecord => ({
+  id: row.id,
+  reference: row.reference,
+  status: row.status,
+  memberName: row.memberName,
+  dose: row.dose,
+  locked: row.locked,
+  attempts: row.attempts,
+  session: { id: row.sessionId, date: row.date, startTime: row.startTime.slice(0, 5), endTime: row.endTime.slice(0, 5), vaccine: row.vaccine },
+  centre: { id: row.centreId, name: row.centreName, pincode: row.pincode },
 });
 
 const PG_UNIQUE_VIOLATION = '23505';
@@ -229,7 +320,13 @@ function pgCode(error: unknown): string | undefined {
 export interface ProgrammeOptions {
   defaultTimezone: string;
   defaultCountry: string;
+  /** The vaccines the programme gives (the names DOSE_INTERVAL_DAYS lists); a session of any other is refused. */
+  vaccines?: readonly string[];
+  /** Decides which session days are in the past. */
+  clock?: Clock;
 }
+
+export const DEFAULT_VACCINES: readonly string[] = ['Covishield', 'Covaxin'];
 
 export class ProgrammeService {
   constructor(
@@ -243,8 +340,17 @@ export class ProgrammeService {
     // Node and PostgreSQL know slightly different zone lists; "today" at the centre is decided in SQL.
     const known = await this.db('pg_timezone_names').where('name', timezone).first('name');
     if (!known) throw new ProgrammeError('invalid', `timezone must be an IANA time zone such as Asia/Kolkata`, [{ path: 'timezone', message: `unknown time zone '${timezone}'` }]);
-    const [row] = await this.db<CentreRow>('centres').insert({ ...centre, timezone }).returning('*');
-    return toCentre(row!);
+    return this.db.transaction(async (trx) => {
+      // Creates of one PIN code happen one at a time, so two requests cannot both find no duplicate.
+      await trx.raw('SELECT pg_advisory_xact_lock(hashtext(?))', [`centre:${centre.pincode}`]);
+      const existing = await trx<CentreRow>('centres').where({ pincode: centre.pincode }).whereRaw('lower(name) = lower(?)', [centre.name]).first('id');
+      if (existing) {
+        const message = `centre "${centre.name}" in PIN code ${centre.pincode} already exists (id ${existing.id})`;
+        throw new ProgrammeError('conflict', message, [{ path: 'name', message }], existing.id);
+      }
+      const [row] = await trx<CentreRow>('centres').insert({ ...centre, timezone }).returning('*');
+      return toCentre(row!);
+    });
   }
 
   /** Every centre matching the filter, or only `range` of them. */
@@ -257,19 +363,41 @@ export class ProgrammeService {
 
   async createSession(input: NewSession): Promise<Session> {
     const session = parseInput(newSessionSchema, input);
+    const vaccine = this.knownVaccine(session.vaccine);
+    const today = await this.todayAt(session.centreId);
+    if (session.date < today) {
+      const message = `must not be in the past (today at the centre is ${today})`;
+      throw new ProgrammeError('invalid', `date ${message}`, [{ path: 'date', message }]);
+    }
     const row = await this.insertForCentre(session.centreId, () =>
       this.db<SessionRow>('vaccination_sessions')
         .insert({
           centre_id: session.centreId,
           date: session.date,
-          vaccine: session.vaccine,
+          vaccine,
           min_age: session.minAge,
           dose: session.dose,
           capacity: session.capacity,
+          start_time: session.startTime,
+          end_time: session.endTime,
         })
         .returning('*'),
     );
     return toSession(row);
+  }
+
+  /** Moves a session's hours; a citizen already booked keeps the seat. */
+  async changeSession(sessionId: number, input: SessionChange): Promise<Session> {
+    parseInput(z.strictObject({ id }), { id: sessionId });
+    const change = parseInput(sessionChangeSchema, input);
+    const current = await this.db<SessionRow>('vaccination_sessions').where({ id: sessionId }).first();
+    if (!current) throw new ProgrammeError('not_found', `session ${sessionId} does not exist`);
+    const times = parseInput(sessionChangeSchema, { startTime: change.startTime ?? current.start_time.slice(0, 5), endTime: change.endTime ?? current.end_time.slice(0, 5) });
+    const [row] = await this.db<SessionRow>('vaccination_sessions')
+      .where({ id: sessionId })
+      .update({ start_time: times.startTime, end_time: times.endTime })
+      .returning('*');
+    return toSession(row!);
   }
 
   async listSessions(filter: SessionFilter = {}, range?: Range): Promise<Session[]> {
@@ -309,6 +437,54 @@ export class ProgrammeService {
     const [row] = await this.db<VaccinatorRow>('vaccinators').where({ id: vaccinatorId }).update({ active }).returning('*');
     if (!row) throw new ProgrammeError('not_found', `vaccinator ${vaccinatorId} does not exist`);
     return toVaccinator(row);
+  }
+
+  /** Appointments by booking reference or mobile, newest first, for an operator helping a citizen. */
+  async findAppointments(filter: AppointmentFilter, range?: Range): Promise<AppointmentRecord[]> {
+    const { ref, phone } = parseInput(appointmentFilterSchema, filter);
+    const query = this.db('appointments as ap')
+      .join('beneficiaries as b', 'b.id', 'ap.beneficiary_id')
+      .join('accounts as a', 'a.id', 'b.account_id')
+      .join('vaccination_sessions as s', 's.id', 'ap.session_id')
+      .join('centres as c', 'c.id', 's.centre_id')
+      .modify((q) => (ref !== undefined ? q.where('ap.reference', ref) : q.where('a.phone', this.normalisePhone(phone!))))
+      .orderBy('ap.id', 'desc')
+      .select<AppointmentRow[]>(
+        'ap.id',
+        'ap.reference',
+        'ap.status',
+        'ap.dose',
+        'b.name as memberName',
+        this.db.raw('ap.locked_at IS NOT NULL AS locked'),
+        this.db.raw('(ap.failed_attempts + ap.family_attempts)::int AS attempts'),
+        's.id as sessionId',
+        's.date',
+        's.start_time as startTime',
+        's.end_time as endTime',
+        's.vaccine',
+        'c.id as centreId',
+        'c.name as centreName',
+        'c.pincode',
+      );
+    return (await inRange(query, range)).map(toAppointmentRecord);
+  }
+
+  private knownVaccine(input: string): string {
+    const vaccines = this.options.vaccines ?? DEFAULT_VACCINES;
+    const vaccine = vaccines.find((name) => name.toLowerCase() === input.toLowerCase());
+    if (vaccine) return vaccine;
+    const message = `must be one of ${vaccines.join(', ')} (the vaccines of DOSE_INTERVAL_DAYS)`;
+    throw new ProgrammeError('invalid', `vaccine ${message}`, [{ path: 'vaccine', message }]);
+  }
+
+  /** Today's date at the centre, decided in SQL like every other "today" of a centre. */
+  private async todayAt(centreId: number): Promise<string> {
+    const now = (this.options.clock ?? systemClock).now().toISOString();
+    const row = await this.db('centres')
+      .where({ id: centreId })
+      .first<{ today: string } | undefined>(this.db.raw(`to_char((?::timestamptz AT TIME ZONE timezone)::date, 'YYYY-MM-DD') AS today`, [now]));
+    if (!row) throw new ProgrammeError('not_found', `centre ${centreId} does not exist`, [{ path: 'centreId', message: 'no such centre' }]);
+    return row.today;
   }
 
   private normalisePhone(input: string): string {

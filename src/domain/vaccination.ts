@@ -53,6 +53,13 @@ export interface VaccinationEvents {
 const NO_EVENTS: VaccinationEvents = { locked: () => undefined, refused: () => undefined };
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
+/**
+ * How long after a session's end time its open bookings stay open. Citizens still in the queue
+ * at closing time are vaccinated, and a vaccinator's VAX SMS sent then may arrive minutes late
+ * on a busy network: an hour covers both, and still frees the day's records the same evening.
+ * Booking itself closes at the end time exactly.
+ */
+export const NO_SHOW_GRACE_MS = HOUR_MS;
 
 export type VerifyTarget = { kind: 'reference'; reference: string } | { kind: 'phone'; phone: string } | { kind: 'appointment'; appointmentId: number };
 
@@ -87,7 +94,7 @@ export type VerifyResult =
 
 export type LookupResult = { kind: 'found'; bookings: Recipient[] } | { kind: 'limit' } | { kind: 'not_vaccinator' };
 
-export type UnlockResult = { kind: 'unlocked' } | { kind: 'not_locked' } | { kind: 'not_found' };
+export type UnlockResult = { kind: 'unlocked'; id: number; reference: string } | { kind: 'not_locked' } | { kind: 'not_found' };
 
 interface Candidate extends Recipient {
   status: string;
@@ -204,19 +211,25 @@ export class VaccinationService {
     return this.wrongCode(trx, request, vaccinator, unlocked[0]!);
   }
 
-  /** An operator lifts a lock after checking who is asking; the attempts start again from zero. */
-  async unlock(appointmentId: number): Promise<UnlockResult> {
-    const unlocked = await this.db('appointments')
-      .where('id', appointmentId)
+  /**
+   * An operator lifts a lock after checking who is asking; the attempts start again from zero.
+   * `key` is the appointment's id, or its booking reference (what the citizen can read out).
+   */
+  async unlock(key: number | string): Promise<UnlockResult> {
+    const which = typeof key === 'number' ? { id: key } : { reference: key.toUpperCase() };
+    const [unlocked] = await this.db('appointments')
+      .where(which)
       .whereNotNull('locked_at')
-      .update({ locked_at: null, failed_attempts: 0, family_attempts: 0, updated_at: this.db.fn.now() });
-    if (unlocked > 0) return { kind: 'unlocked' };
-    return (await this.db('appointments').where('id', appointmentId).first('id')) ? { kind: 'not_locked' } : { kind: 'not_found' };
+      .update({ locked_at: null, failed_attempts: 0, family_attempts: 0, updated_at: this.db.fn.now() })
+      .returning(['id', 'reference']);
+    if (unlocked) return { kind: 'unlocked', id: unlocked.id, reference: unlocked.reference };
+    return (await this.db('appointments').where(which).first('id')) ? { kind: 'not_locked' } : { kind: 'not_found' };
   }
 
   /**
-   * Closes the appointments whose day is over (in their centre's time zone) without a verified
-   * dose. A no-show gets no vaccination SMS and no certificate; the code stops existing.
+   * Closes the appointments whose session ended (its end time on its date, in the centre's time
+   * zone) more than NO_SHOW_GRACE_MS ago without a verified dose. A no-show gets no vaccination
+   * SMS and no certificate; the code stops existing.
    */
   async markNoShows(): Promise<number> {
     const now = this.clock.now().toISOString();
@@ -226,7 +239,7 @@ export class VaccinationService {
         'session_id',
         this.db('vaccination_sessions as s')
           .join('centres as c', 'c.id', 's.centre_id')
-          .whereRaw('s.date < (?::timestamptz AT TIME ZONE c.timezone)::date', [now])
+          .whereRaw(`(s.date + s.end_time) AT TIME ZONE c.timezone + ? * interval '1 millisecond' <= ?::timestamptz`, [NO_SHOW_GRACE_MS, now])
           .select('s.id'),
       )
       .update({ status: 'no_show', closed_at: now, code_cipher: null, updated_at: now });

@@ -6,6 +6,7 @@ import {
   newCentreSchema,
   newSessionSchema,
   newVaccinatorSchema,
+  sessionChangeSchema,
   type ProgrammeErrorKind,
   type ProgrammeService,
   DEFAULT_PAGE_SIZE,
@@ -13,6 +14,7 @@ import {
   pageOf,
   type Range,
 } from '../domain/programme';
+import { REFERENCE_PATTERN } from '../domain/booking';
 import type { VaccinationService } from '../domain/vaccination';
 import { verifyBodyEncoding } from './server';
 import { secretsEqual } from './webhook-auth';
@@ -46,6 +48,10 @@ export function adminRouter(deps: AdminDeps): Router {
     const page = await pageOf(range, (rows) => programme.listSessions(filter, rows));
     res.json({ sessions: page.items, next: page.next });
   });
+  router.patch('/sessions/:id', async (req, res) => {
+    const { id } = parseInput(idParams, req.params);
+    res.json(await programme.changeSession(id, parseInput(sessionChangeSchema, jsonBody(req))));
+  });
   router.post('/vaccinators', async (req, res) => {
     res.status(201).json(await programme.createVaccinator(parseInput(newVaccinatorSchema, jsonBody(req))));
   });
@@ -59,13 +65,21 @@ export function adminRouter(deps: AdminDeps): Router {
     const { active } = parseInput(activeBody, jsonBody(req));
     res.json(await programme.setVaccinatorActive(id, active));
   });
-  /** After too many wrong codes an appointment locks; an operator who has checked the citizen's identity unlocks it. */
-  router.post('/appointments/:id/unlock', async (req, res) => {
-    const { id } = parseInput(idParams, req.params);
-    const result = await deps.vaccination.unlock(id);
-    if (result.kind === 'not_found') throw new ProgrammeError('not_found', `appointment ${id} does not exist`);
-    if (result.kind === 'not_locked') throw new ProgrammeError('conflict', `appointment ${id} is not locked`);
-    res.json({ id, unlocked: true });
+  router.get('/appointments', async (req, res) => {
+    const { range, filter } = pageQuery(appointmentQuery, req.query);
+    const page = await pageOf(range, (rows) => programme.findAppointments(filter, rows));
+    res.json({ appointments: page.items, next: page.next });
+  });
+  /**
+   * After too many wrong codes an appointment locks; an operator who has checked the citizen's
+   * identity unlocks it, by the booking reference the citizen reads out or by its numeric id.
+   */
+  router.post('/appointments/:key/unlock', async (req, res) => {
+    const { key } = parseInput(appointmentKeyParams, req.params);
+    const result = await deps.vaccination.unlock(key);
+    if (result.kind === 'not_found') throw new ProgrammeError('not_found', `appointment ${key} does not exist`);
+    if (result.kind === 'not_locked') throw new ProgrammeError('conflict', `appointment ${key} is not locked`);
+    res.json({ id: result.id, reference: result.reference, unlocked: true });
   });
 
   router.use(errorHandler());
@@ -78,6 +92,17 @@ const centreQuery = z.strictObject({ pincode: z.string().optional() });
 const sessionQuery = z.strictObject({ centreId: queryId.optional(), date: z.string().optional() });
 const vaccinatorQuery = z.strictObject({ centreId: queryId.optional() });
 const idParams = z.object({ id: queryId });
+const appointmentQuery = z.strictObject({ ref: z.string().optional(), phone: z.string().optional() });
+/** A numeric appointment id, or a booking reference (any case). */
+const appointmentKeyParams = z.object({
+  key: z.union([
+    z.string().regex(/^\d+$/).transform(Number).pipe(z.number().int().positive()),
+    z
+      .string()
+      .transform((ref) => ref.toUpperCase())
+      .refine((ref) => REFERENCE_PATTERN.test(ref)),
+  ], { error: 'must be an appointment id or an 8-character booking reference' }),
+});
 const activeBody = z.strictObject({ active: z.boolean({ error: (issue) => (issue.input === undefined ? 'is required' : 'must be true or false') }) });
 
 /**
@@ -135,7 +160,7 @@ function isBodyParserError(error: unknown): error is BodyParserError {
 function errorHandler(): ErrorRequestHandler {
   return (error: unknown, _req, res, next) => {
     if (error instanceof ProgrammeError) {
-      const body = { error: ERROR_BY_KIND[error.kind], message: error.message };
+      const body = { error: ERROR_BY_KIND[error.kind], message: error.message, ...(error.existingId !== undefined ? { existingId: error.existingId } : {}) };
       res.status(STATUS_BY_KIND[error.kind]).json(error.kind === 'invalid' ? { ...body, issues: error.issues } : body);
       return;
     }

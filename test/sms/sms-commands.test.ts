@@ -241,7 +241,7 @@ describe('BOOK', () => {
 
     const appointment = await t.app.db('appointments').where('session_id', near.session.id).first();
     expect(appointment).toMatchObject({ status: 'booked', dose: 1 });
-    expect(messages).toContain(`Tika: booked Asha Devi at AIIMS Delhi on ${day1}. Ref ${appointment.reference}. Your security code comes in a separate SMS.`);
+    expect(messages).toContain(`Tika: booked Asha Devi at AIIMS Delhi on ${day1} 00:00-24:00. Ref ${appointment.reference}. Your security code comes in a separate SMS.`);
     const code = /security code is (\d{4})/.exec(messages.join('\n'))![1]!;
     expect(new CodeVault(t.app.config.CODE_SECRET).matches(appointment.reference, code, appointment.code_hmac)).toBe(true);
     expect((await t.app.db('vaccination_sessions').where('id', near.session.id).first()).booked).toBe(1);
@@ -305,7 +305,7 @@ describe('languages', () => {
     expect(await reply(phone, '1')).toBe(`टीका: Rekha Verma, Hindi Centre, ${day}, Covishield खुराक 1 बुक करें? हाँ: YES, दूसरी तारीख: NO।\n0 वापस`);
     const messages = await exchange(phone, 'हाँ', 2);
     const appointment = await t.app.db('appointments').where('session_id', session.id).first();
-    expect(messages).toContain(`टीका: Rekha Verma की बुकिंग Hindi Centre पर ${day} को हुई। Ref ${appointment.reference}। सुरक्षा कोड अलग SMS में आएगा।`);
+    expect(messages).toContain(`टीका: Rekha Verma की बुकिंग Hindi Centre, ${day} 00:00-24:00। Ref ${appointment.reference}। कोड अलग SMS में आएगा।`);
     expect(await reply(phone, 'sthiti')).toBe(`टीका: आपकी बुकिंग:\nRekha Verma ${day} Hindi Centre Ref ${appointment.reference}`);
   });
 });

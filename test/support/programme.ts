@@ -1,10 +1,14 @@
 import type { App } from '../../src/app';
 import { addDays, dayIn } from '../../src/domain/dates';
 
-/** A centre with one session `daysFromToday` ahead (in the centre's time zone). */
+/**
+ * A centre with one session `daysFromToday` ahead (in the centre's time zone). The session runs
+ * all day (00:00-24:00) unless told otherwise, so a test that books today passes at any hour it
+ * runs; tests of the hours set them, and the clock.
+ */
 export async function seedCentre(
   app: Pick<App, 'programme' | 'clock'>,
-  options: { name?: string; pincode?: string; capacity?: number; daysFromToday?: number; vaccine?: string; minAge?: number; dose?: number } = {},
+  options: { name?: string; pincode?: string; capacity?: number; daysFromToday?: number; vaccine?: string; minAge?: number; dose?: number; startTime?: string; endTime?: string } = {},
 ) {
   const centre = await app.programme.createCentre({
     name: options.name ?? 'AIIMS Delhi',
@@ -19,6 +23,8 @@ export async function seedCentre(
     minAge: options.minAge ?? 18,
     dose: options.dose ?? 1,
     capacity: options.capacity ?? 10,
+    startTime: options.startTime ?? '00:00',
+    endTime: options.endTime ?? '24:00',
   });
   return { centre, session };
 }

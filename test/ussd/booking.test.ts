@@ -144,7 +144,9 @@ describe('booking over Africa\'s Talking USSD', () => {
 
   it('lists only centres with free seats in the booking window, and says so when there are none', async () => {
     await seedCentre(t.app, { name: 'Far Future Centre', pincode: '560001', capacity: 10, daysFromToday: 40 });
-    await seedCentre(t.app, { name: 'Yesterday Centre', pincode: '560001', capacity: 10, daysFromToday: -1 });
+    // The admin API refuses a past day: the session is moved there as if it had been made yesterday.
+    const { session: yesterday } = await seedCentre(t.app, { name: 'Yesterday Centre', pincode: '560001', capacity: 10, daysFromToday: 0 });
+    await t.app.db('vaccination_sessions').where('id', yesterday.id).update({ date: addDays(yesterday.date, -1) });
     const screens = await t.converse('ATUid_none', '+919876543213', [...registration('Kiran Rao', pan(4)), '560001']);
     expect(screens.at(-1)).toBe('CON No vaccination sessions near 560001 in the coming days.\n1 Try another PIN code\n0 Back');
   });

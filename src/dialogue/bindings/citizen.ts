@@ -1,5 +1,5 @@
 import { seatCount } from './format';
-import type { AppointmentView, Availability, BookingService, SessionOption } from '../../domain/booking';
+import { sessionHours, type AppointmentView, type Availability, type BookingService, type SessionOption } from '../../domain/booking';
 import { shortDay } from '../../domain/dates';
 import { isIdType } from '../../domain/identity';
 import type { Action, ActionResult, Bindings, ListItem, Source, Vars } from '../engine';
@@ -97,7 +97,8 @@ export function citizenBindings(booking: BookingService, accounts: MobileAccount
         case 'already_booked':
           return { outcome: 'already_booked', vars: appointmentVars(result.appointment, ctx.language) };
         case 'full':
-          return { outcome: 'full' };
+        case 'closed':
+          return { outcome: result.kind };
         case 'not_eligible':
         case 'not_found':
           return { outcome: 'not_eligible' };
@@ -192,5 +193,6 @@ export function appointmentVars(a: AppointmentView, language: string): Vars {
     vaccine: a.vaccine,
     dose: String(a.dose),
     ref: a.reference,
+    time: sessionHours(a),
   };
 }

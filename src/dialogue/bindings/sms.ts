@@ -39,7 +39,8 @@ export function smsBindings(booking: BookingService, rules: { maxResendsPerDay: 
         case 'already_booked':
           return { outcome: result.kind, vars: appointmentVars(result.appointment, ctx.language), clearHistory: true };
         case 'full':
-          return { outcome: 'full' };
+        case 'closed':
+          return { outcome: result.kind };
         case 'not_eligible':
         case 'not_found':
           return { outcome: 'not_eligible' };
