@@ -9,7 +9,8 @@ import { z } from 'zod';
  * - list:   numbered items from a named source (paginated with "98 More"), the chosen id stored.
  * - action: no screen; runs a named action whose outcome picks the next state.
  * - end:    a closing screen; with `then`, a notice above the first screen of another flow, which
- *           the conversation continues in (its variables carried over).
+ *           the conversation continues in (its variables carried over; the notice is left out
+ *           when the two do not fit one screen together).
  * Prompts and labels are message keys; {placeholders} are filled from the session's variables.
  */
 const stateName = z.string().regex(/^[a-z][a-z0-9_]*$/);
