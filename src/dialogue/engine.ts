@@ -84,7 +84,7 @@ export class DialogueEngine {
     private readonly tooManyAttemptsKey = 'error.too_many_attempts',
   ) {
     for (const flow of flows.values()) {
-      const problems = checkFlow(flow, catalogue, bindings);
+      const problems = [...checkFlow(flow, catalogue, bindings), ...missingHandovers(flow, flows)];
       if (problems.length) throw new FlowError(`flow "${flow.id}": ${problems.join('; ')}`);
     }
   }
@@ -222,6 +222,8 @@ export class DialogueEngine {
   ): Promise<{ session: DialogueSession; screen: Screen }> {
     if (!options.keepHistory) session.history = [];
     let name = target;
+    // The closing words of a flow that handed over, shown above the next flow's first screen.
+    let notice: Reason | undefined;
     for (let step = 0; step < MAX_ACTION_CHAIN; step++) {
       const state = this.flow(session.flow).states[name]!;
       session.state = name;
@@ -237,15 +239,22 @@ export class DialogueEngine {
         name = next;
         continue;
       }
+      if (state.type === 'end' && state.then) {
+        notice = { key: state.prompt, params: { ...session.vars } };
+        session.flow = state.then;
+        session.history = [];
+        name = this.flow(state.then).start;
+        continue;
+      }
       if (state.type === 'list') {
         const items = await this.binding('sources', state.source)(session.vars, ctx);
         if (items.length === 0) {
           name = state.empty;
           continue;
         }
-        return this.render(session, ctx, undefined, items);
+        return this.render(session, ctx, notice, items);
       }
-      return this.render(session, ctx);
+      return this.render(session, ctx, notice);
     }
     throw new FlowError(`more than ${MAX_ACTION_CHAIN} actions in a row from "${target}"`);
   }
@@ -341,6 +350,13 @@ export class DialogueEngine {
     if (!found) throw new FlowError(`no ${kind.slice(0, -1)} named "${name}"`);
     return found as Bindings[K][string];
   }
+}
+
+/** Flows an end state hands over to must be run by the same engine. */
+function missingHandovers(flow: Flow, flows: Map<string, Flow>): string[] {
+  return Object.entries(flow.states).flatMap(([name, state]) =>
+    state.type === 'end' && state.then && !flows.has(state.then) ? [`state "${name}" hands over to missing flow "${state.then}"`] : [],
+  );
 }
 
 /** Everything a flow refers to must exist: states, message keys in every language, bindings. */

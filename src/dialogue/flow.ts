@@ -8,7 +8,9 @@ import { z } from 'zod';
  * - input:  a prompt and free text checked by a named validator, stored in a variable.
  * - list:   numbered items from a named source (paginated with "98 More"), the chosen id stored.
  * - action: no screen; runs a named action whose outcome picks the next state.
- * - end:    a closing screen.
+ * - end:    a closing screen; with `then`, a notice above the first screen of another flow, which
+ *           the conversation continues in (its variables carried over; the notice is left out
+ *           when the two do not fit one screen together).
  * Prompts and labels are message keys; {placeholders} are filled from the session's variables.
  */
 const stateName = z.string().regex(/^[a-z][a-z0-9_]*$/);
@@ -50,7 +52,7 @@ const actionState = z.object({
   action: z.string(),
   outcomes: z.record(z.string(), stateName),
 });
-const endState = z.object({ type: z.literal('end'), prompt: messageKey });
+const endState = z.object({ type: z.literal('end'), prompt: messageKey, then: z.string().regex(/^[a-z][a-z0-9_]*$/).optional() });
 
 export const stateSchema = z.discriminatedUnion('type', [menuState, inputState, listState, actionState, endState]);
 export const flowSchema = z.object({

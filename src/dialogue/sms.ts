@@ -3,15 +3,15 @@ import type Redis from 'ioredis';
 import type { SealedStore } from './sealed-store';
 import type { BookingService } from '../domain/booking';
 import { shortDay } from '../domain/dates';
-import { isVaccinatorCommand, parseSmsCommand, type PendingSms, type Processing, type Reply, type SmsInbox } from '../domain/sms-inbox';
+import { isVaccinatorCommand, keywordLanguage, parseSmsCommand, type PendingSms, type Processing, type Reply, type SmsInbox } from '../domain/sms-inbox';
 import type { Catalogue } from './catalogue';
 import { fitsScreen, type ScreenLimits } from './encoding';
-import type { DialogueContext, DialogueEngine, DialogueSession, Screen } from './engine';
+import type { DialogueContext, DialogueEngine, DialogueSession, Screen, Vars } from './engine';
 import type { Flow } from './flow';
 
 /**
- * Citizens' SMS commands (HELP, STATUS, CODE, CANCEL <ref>, BOOK <PIN code>) for phones without
- * USSD. BOOK and CODE are conversations run by the dialogue engine over flows/sms_*.flow.json:
+ * Citizens' SMS commands (HELP, STATUS, CODE, CANCEL <ref>, BOOK <PIN code>, REGISTER) for phones
+ * without USSD. BOOK, REGISTER and CODE are conversations run by the dialogue engine over flows/sms_*.flow.json:
  * the conversation waits in Redis for the next SMS, and any text that is not a keyword answers
  * its current question; a keyword starts over.
  */
@@ -94,7 +94,9 @@ export class SmsDialogue {
         if (!conversation) return finished([await this.help(message.phone)]);
         return screenAnswer(await this.engine.respond(conversation, command.text, this.context(message, conversation.language)));
       case 'book':
-        return screenAnswer(await this.engine.start('sms_book', ctx, { serviceCode: this.options.serviceCode, pincode: command.pincode }));
+        return this.startConversation('sms_book', message, { pincode: command.pincode });
+      case 'register':
+        return this.startConversation('sms_register', message);
       case 'code':
         return screenAnswer(await this.engine.start('sms_code', ctx));
       case 'status':
@@ -109,8 +111,17 @@ export class SmsDialogue {
   }
 
   /**
-   * The SMS commands for a mobile with registered members. A mobile without any can do nothing
-   * by SMS yet: it is told to dial to register (and vaccinators how to send VAX).
+   * BOOK and REGISTER may lead a mobile we have not met into registration (flows/sms_register),
+   * which keeps the language of the keyword as the mobile's language, as choosing one does on USSD.
+   */
+  private async startConversation(flowId: string, message: PendingSms, vars: Vars = {}): Promise<Answer> {
+    const start = { serviceCode: this.options.serviceCode, language: keywordLanguage(message.text), ...vars };
+    return screenAnswer(await this.engine.start(flowId, this.context(message, message.language), start));
+  }
+
+  /**
+   * The SMS commands for a mobile with registered members. A mobile without any is told how to
+   * register, by SMS or by dialling (and vaccinators how to send VAX).
    */
   private async help(phone: string): Promise<Reply> {
     const registered = (await this.booking.members(phone)).length > 0;

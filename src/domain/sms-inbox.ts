@@ -17,11 +17,12 @@ export type SmsCommand =
   /** `reference` and `pincode` are what followed the keyword ('' when nothing did), not yet checked. */
   | { kind: 'cancel'; reference: string }
   | { kind: 'book'; pincode: string }
+  | { kind: 'register' }
   /** Not a keyword: the answer to a question we asked, if a conversation is going on. */
   | { kind: 'answer'; text: string };
 
-/** Citizens' keywords, in English and in Hindi transliteration. */
-const CITIZEN_KEYWORDS: Record<string, 'help' | 'status' | 'code' | 'cancel' | 'book'> = {
+/** Citizens' keywords, in English and in Hindi transliteration (registration in Devanagari too). */
+const CITIZEN_KEYWORDS: Record<string, 'help' | 'status' | 'code' | 'cancel' | 'book' | 'register'> = {
   HELP: 'help',
   MADAD: 'help',
   SAHAYATA: 'help',
@@ -33,7 +34,25 @@ const CITIZEN_KEYWORDS: Record<string, 'help' | 'status' | 'code' | 'cancel' | '
   RADD: 'cancel',
   BOOK: 'book',
   BUK: 'book',
+  REGISTER: 'register',
+  PANJIKARAN: 'register',
+  'पंजीकरण': 'register',
+  'रजिस्टर': 'register',
 };
+
+/** The keywords that are Hindi: a mobile we have not met is answered in the language of its first keyword. */
+const HINDI_KEYWORDS = new Set(['MADAD', 'SAHAYATA', 'STHITI', 'KOD', 'RADD', 'BUK', 'PANJIKARAN', 'पंजीकरण', 'रजिस्टर']);
+
+/** The first word as a keyword: in any case, punctuation around it ignored ("Register.", "पंजीकरण।"). */
+function keywordOf(text: string): string {
+  const first = text.normalize('NFC').trim().split(/\s+/)[0] ?? '';
+  return first.replace(/^[\p{P}\p{S}]+|[\p{P}\p{S}]+$/gu, '').toUpperCase();
+}
+
+/** The language of the message's keyword: 'hi' for a Hindi one, else 'en'. */
+export function keywordLanguage(text: string): 'en' | 'hi' {
+  return HINDI_KEYWORDS.has(keywordOf(text)) ? 'hi' : 'en';
+}
 
 /**
  * The keyword is the first word, in any case, with punctuation around it ignored. `VAX <mobile or reference> <4-digit code>` (the mobile
@@ -41,7 +60,7 @@ const CITIZEN_KEYWORDS: Record<string, 'help' | 'status' | 'code' | 'cancel' | '
  */
 export function parseSmsCommand(text: string): SmsCommand {
   const words = text.trim().split(/\s+/);
-  const keyword = bareWord(words[0] ?? '').toUpperCase();
+  const keyword = keywordOf(text);
   const rest = words.slice(1).join('');
   if (keyword === 'VAX') return parseVax(words);
   switch (CITIZEN_KEYWORDS[keyword]) {
@@ -55,14 +74,11 @@ export function parseSmsCommand(text: string): SmsCommand {
       return { kind: 'cancel', reference: rest };
     case 'book':
       return { kind: 'book', pincode: rest };
+    case 'register':
+      return { kind: 'register' };
     case undefined:
       return { kind: 'answer', text: text.trim() };
   }
-}
-
-/** "Status." and "status!" are STATUS: punctuation and symbols around a keyword are not part of it. */
-function bareWord(word: string): string {
-  return word.replace(/^[\p{P}\p{S}]+|[\p{P}\p{S}]+$/gu, '');
 }
 
 function parseVax(words: string[]): SmsCommand {

@@ -6,7 +6,7 @@ import { pan, registration, seedCentre } from '../support/programme';
 /**
  * Citizens' SMS commands for phones without USSD, over HTTP exactly as Africa's Talking posts an
  * incoming SMS; what we assert is what reaches the fake provider and what the database holds.
- * Citizens register by USSD first (the only way to register).
+ * Citizens here register by USSD first; registering by SMS is test/sms/sms-register.test.ts.
  */
 let t: TestApp;
 let mobiles = 0;
@@ -20,7 +20,7 @@ afterAll(async () => {
 });
 beforeEach(() => t.at.reset());
 
-const COMMANDS = `Tika: send BOOK <PIN code> to book, STATUS to see bookings, CODE for a new security code, CANCEL <ref> to cancel. Or dial ${SERVICE_CODE}.`;
+const COMMANDS = `Tika: send BOOK <PIN code> to book, STATUS to see bookings, CODE for a new code, CANCEL <ref> to cancel, REGISTER to add a member. Or dial ${SERVICE_CODE}.`;
 
 function newMobile(): string {
   return `+9198100${String(++mobiles).padStart(5, '0')}`;
@@ -112,9 +112,9 @@ describe('HELP', () => {
     expect(replies.map((r) => r.template)).toEqual(['sms.commands', 'sms.commands', 'sms.commands']);
   });
 
-  it('tells a mobile with no one registered to dial, and any text without a conversation gets help', async () => {
+  it('tells a mobile with no one registered to send REGISTER or dial, and any text without a conversation gets help', async () => {
     const stranger = newMobile();
-    expect(await reply(stranger, 'HELP')).toBe(`Tika: dial ${SERVICE_CODE} to book a vaccination. Vaccinators confirm a dose with VAX <mobile or ref> <code>.`);
+    expect(await reply(stranger, 'HELP')).toBe(`Tika: to book a vaccination send REGISTER, or dial ${SERVICE_CODE}. Vaccinators confirm a dose with VAX <mobile or ref> <code>.`);
     const phone = await registered(['Bina Rao']);
     expect(await reply(phone, '1')).toBe(COMMANDS);
     expect(await reply(phone, 'YES')).toBe(COMMANDS);
@@ -273,10 +273,10 @@ describe('BOOK', () => {
     expect(booked).toEqual([{ name: 'Mohan Shah' }]);
   });
 
-  it('sends a mobile with no one registered to USSD first', async () => {
+  it('registers a mobile with no one registered first, by SMS (or by dialling)', async () => {
     const stranger = newMobile();
     expect(await reply(stranger, 'BOOK 110001')).toBe(
-      `Tika: no one is registered on this mobile. Register first by dialling ${SERVICE_CODE}, then send BOOK and your PIN code.`,
+      `No one is registered on this mobile yet: register first, here by SMS or by dialling ${SERVICE_CODE}.\nTika: to register, send the full name as on the photo ID, e.g. Asha Devi.`,
     );
   });
 
@@ -299,7 +299,7 @@ describe('languages', () => {
     const day = shortDay(session.date, 'hi');
 
     expect(await reply(phone, 'madad')).toBe(
-      `टीका: बुकिंग: BOOK <पिन कोड>, बुकिंग देखें: STATUS, नया कोड: CODE, रद्द करें: CANCEL <ref> भेजें। या ${SERVICE_CODE} डायल करें।`,
+      `टीका: बुकिंग BOOK <पिन कोड>, देखें STATUS, नया कोड CODE, रद्द CANCEL <ref>, नया सदस्य REGISTER भेजें। या ${SERVICE_CODE} डायल करें।`,
     );
     expect(await reply(phone, 'BOOK 220010')).toBe(`टीका: 220010 के पास खाली सीटें। नंबर भेजें:\n1 Hindi Centre ${day} Covishield 18+: 10 सीट`);
     expect(await reply(phone, '1')).toBe(`टीका: Rekha Verma, Hindi Centre, ${day}, Covishield खुराक 1 बुक करें? हाँ: YES, दूसरी तारीख: NO।\n0 वापस`);

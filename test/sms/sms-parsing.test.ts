@@ -1,7 +1,7 @@
 import { smsYesNo } from '../../src/dialogue/bindings/sms';
 import { encodedLength, fitsScreen } from '../../src/dialogue/encoding';
 import { packLines, SMS_SCREEN_LIMITS } from '../../src/dialogue/sms';
-import { isVaccinatorCommand, parseSmsCommand } from '../../src/domain/sms-inbox';
+import { isVaccinatorCommand, keywordLanguage, parseSmsCommand } from '../../src/domain/sms-inbox';
 
 /** The SMS grammar, as a table: what a citizen or vaccinator types, and what we read in it. */
 describe('parseSmsCommand', () => {
@@ -20,6 +20,12 @@ describe('parseSmsCommand', () => {
     ['BOOK 110001', { kind: 'book', pincode: '110001' }],
     ['buk 110 001', { kind: 'book', pincode: '110001' }],
     ['Book', { kind: 'book', pincode: '' }],
+    ['REGISTER', { kind: 'register' }],
+    ['register.', { kind: 'register' }],
+    ['Panjikaran', { kind: 'register' }],
+    ['पंजीकरण', { kind: 'register' }],
+    ['पंजीकरण।', { kind: 'register' }],
+    ['"रजिस्टर"', { kind: 'register' }],
     ['VAX 9876543210 4821', { kind: 'vax', target: '9876543210', code: '4821' }],
     ['vax 12', { kind: 'vax_usage' }],
     ['1', { kind: 'answer', text: '1' }],
@@ -52,6 +58,20 @@ describe('parseSmsCommand', () => {
   it('sends only VAX to the vaccinator path', () => {
     expect(['VAX 1 2', 'vax 9876543210 4821'].map((text) => isVaccinatorCommand(parseSmsCommand(text)))).toEqual([true, true]);
     expect(['HELP', 'BOOK 110001', '1', 'vaxx'].map((text) => isVaccinatorCommand(parseSmsCommand(text)))).toEqual([false, false, false, false]);
+  });
+});
+
+describe('keywordLanguage', () => {
+  it.each([
+    ['REGISTER', 'en'],
+    ['BOOK 110001', 'en'],
+    ['hello', 'en'],
+    ['panjikaran', 'hi'],
+    ['पंजीकरण।', 'hi'],
+    ['रजिस्टर', 'hi'],
+    ['buk 110001', 'hi'],
+  ])('%j is %s', (text, language) => {
+    expect(keywordLanguage(text)).toBe(language);
   });
 });
 

@@ -234,7 +234,7 @@ describe('refusals', () => {
     expect(await replyTo(vaccinator.phone)).toMatch(/^Tika: to confirm a vaccination send VAX <mobile or ref> <4-digit code>/);
     t.at.reset();
     await t.incomingSms('+919555500002', 'hello');
-    expect(await replyTo('+919555500002')).toBe('Tika: dial *384*1234# to book a vaccination. Vaccinators confirm a dose with VAX <mobile or ref> <code>.');
+    expect(await replyTo('+919555500002')).toBe('Tika: to book a vaccination send REGISTER, or dial *384*1234#. Vaccinators confirm a dose with VAX <mobile or ref> <code>.');
   });
 });
 

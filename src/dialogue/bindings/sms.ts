@@ -1,5 +1,5 @@
 import { seatCount } from './format';
-import type { BookingService } from '../../domain/booking';
+import type { BookingRules, BookingService } from '../../domain/booking';
 import { appointmentVars, availabilityOutcome } from './citizen';
 import { shortDay } from '../../domain/dates';
 import type { Action, Bindings, ListItem, Source, Validator, Vars } from '../engine';
@@ -9,14 +9,22 @@ import { validators as citizenValidators } from './validators';
  * The named actions, sources and validators of the SMS flows (flows/sms_*.flow.json). Prefixed
  * "sms" so they never clash with the USSD flows' names when merged.
  */
-export function smsBindings(booking: BookingService, rules: { maxResendsPerDay: number }): Bindings {
+export function smsBindings(booking: BookingService, rules: Pick<BookingRules, 'maxResendsPerDay' | 'maxMembersPerMobile'>): Bindings {
   const id = (vars: Vars, name: string) => Number(vars[name]);
 
   const actions: Record<string, Action> = {
-    smsCountMembers: async (_vars, ctx) => {
+    smsCountMembers: async (vars, ctx) => {
+      // A conversation that has just registered a member (flows/sms_register) books for that member.
+      if (vars.memberId) return { outcome: 'one' };
       const members = await booking.members(ctx.phone);
       if (members.length === 0) return { outcome: 'none' };
       return members.length === 1 ? { outcome: 'one', vars: { memberId: String(members[0]!.id) } } : { outcome: 'several' };
+    },
+
+    // The limit is checked again when the member is written (registerMember); asking first spares five answers.
+    smsRoomForMember: async (_vars, ctx) => {
+      const count = (await booking.members(ctx.phone)).length;
+      return { outcome: count < rules.maxMembersPerMobile ? 'room' : 'member_limit', vars: { max: String(rules.maxMembersPerMobile) } };
     },
 
     smsCheckMember: async (vars, ctx) => {
