@@ -2,6 +2,9 @@ import { dayIn, longDay, shortDay } from '../../src/domain/dates';
 import { eventually, SERVICE_CODE, startTestApp, type TestApp } from '../support/app';
 import { pan, seedCentre } from '../support/programme';
 
+/** The hours of the test sessions (seedCentre opens them all day), as every booking message names them. */
+const HOURS = '00:00-24:00';
+
 /**
  * A phone without USSD does everything by SMS: REGISTER (or BOOK, or a Hindi keyword) registers a
  * member in a conversation and flows on into booking; the vaccinator's VAX then brings the
@@ -102,14 +105,14 @@ describe('an SMS-only life', () => {
     const [member] = await membersOf(phone);
     expect(member).toMatchObject({ name: 'Asha Devi', birth_year: 1985, gender: 'F', id_type: 'PAN', id_last4: idNumber.slice(-4), language: 'en' });
 
-    expect(await say(chat, phone, '230001')).toEqual([`Tika: free seats near 230001. Reply with the number:\n1 Sector 1 PHC ${day}: 10 seats\n0 Back`]);
+    expect(await say(chat, phone, '230001')).toEqual([`Tika: free seats near 230001. Reply with the number:\n1 Sector 1 PHC ${day} Covishield 18+: 10 seats\n0 Back`]);
     expect(await say(chat, phone, '1')).toEqual([`Tika: book Asha Devi at Sector 1 PHC on ${day}, Covishield dose 1? Reply YES to book, NO for another date.\n0 Back`]);
     const booked = await say(chat, phone, 'YES', 2);
     const appointment = await t.app.db('appointments').where('session_id', session.id).first();
     expect(appointment).toMatchObject({ beneficiary_id: member.id, status: 'booked' });
-    expect(booked).toContain(`Tika: booked Asha Devi at Sector 1 PHC on ${day}. Ref ${appointment.reference}. Your security code comes in a separate SMS.`);
+    expect(booked).toContain(`Tika: booked Asha Devi at Sector 1 PHC on ${day} ${HOURS}. Ref ${appointment.reference}. Your security code comes in a separate SMS.`);
     const codeSms = booked.find((m) => m.includes('security code is'))!;
-    expect(codeSms).toMatch(new RegExp(`^Tika: Asha Devi booked at Sector 1 PHC on ${longDay(session.date)}\\. Ref ${appointment.reference}\\. Your security code is \\d{4}\\.`));
+    expect(codeSms).toMatch(new RegExp(`^Tika: booked Asha Devi, Sector 1 PHC, ${longDay(session.date)} ${HOURS}\\. Ref ${appointment.reference}\\. Your security code is \\d{4}\\.`));
     const code = /security code is (\d{4})/.exec(codeSms)![1]!;
 
     const seen = sentTo(phone).length;
@@ -120,7 +123,7 @@ describe('an SMS-only life', () => {
     expect(accepted).toEqual([`Tika: ACCEPTED. Asha Devi, dose 1, Covishield, ref ${appointment.reference}. Vaccination recorded.`]);
     const [certificateSms] = await eventually('the certificate SMS', async () => (sentTo(phone).length > seen ? sentTo(phone).slice(seen) : undefined));
     chat.received('citizen', [certificateSms!]);
-    expect(certificateSms).toMatch(/^Tika: vaccination complete for Asha Devi \(dose 1\)\. Certificate ready: http:\/\/tika\.test\/c\/[a-z0-9]+$/);
+    expect(certificateSms).toMatch(/^Tika: Asha Devi vaccinated \(dose 1\)\. Certificate: http:\/\/tika\.test\/c\/[a-z0-9]+$/);
     expect(await t.app.db('vaccinations').where('appointment_id', appointment.id).first()).toMatchObject({ centre_id: centre.id, dose: 1 });
     chat.print();
   });
@@ -141,11 +144,11 @@ describe('an SMS-only life', () => {
     expect(await say(chat, phone, idNumber)).toEqual([
       'सीता देवी का पंजीकरण हो गया।\nटीका: खाली सीट वाले केंद्र देखने के लिए अपना 6 अंकों का पिन कोड भेजें, जैसे 110001।',
     ]);
-    expect(await say(chat, phone, '230002')).toEqual([`टीका: 230002 के पास खाली सीटें। नंबर भेजें:\n1 Sector 2 PHC ${day}: 10 सीट\n0 वापस`]);
+    expect(await say(chat, phone, '230002')).toEqual([`टीका: 230002 के पास खाली सीटें। नंबर भेजें:\n1 Sector 2 PHC ${day} Covishield 18+: 10 सीट\n0 वापस`]);
     expect(await say(chat, phone, '1')).toEqual([`टीका: सीता देवी, Sector 2 PHC, ${day}, Covishield खुराक 1 बुक करें? हाँ: YES, दूसरी तारीख: NO।\n0 वापस`]);
     const booked = await say(chat, phone, 'हाँ', 2);
     const appointment = await t.app.db('appointments').where('session_id', session.id).first();
-    expect(booked).toContain(`टीका: सीता देवी की बुकिंग Sector 2 PHC पर ${day} को हुई। Ref ${appointment.reference}। सुरक्षा कोड अलग SMS में आएगा।`);
+    expect(booked).toContain(`टीका: सीता देवी की बुकिंग Sector 2 PHC, ${day} ${HOURS}। Ref ${appointment.reference}। कोड अलग SMS में आएगा।`);
     const code = /सुरक्षा कोड (\d{4})\n/.exec(booked.join('\n'))![1]!;
 
     const seen = sentTo(phone).length;
@@ -171,7 +174,7 @@ describe('registering by SMS', () => {
     );
     for (const answer of ['Ravi Kumar', '1980', '2', '2']) await reply(phone, answer);
     expect(await reply(phone, pan(++people))).toBe(
-      `Registered: Ravi Kumar. To add another family member later, send REGISTER.\nTika: free seats near 230003. Reply with the number:\n1 Book First PHC ${shortDay(session.date)}: 10 seats`,
+      `Registered: Ravi Kumar. To add another family member later, send REGISTER.\nTika: free seats near 230003. Reply with the number:\n1 Book First PHC ${shortDay(session.date)} Covishield 18+: 10 seats`,
     );
 
     const hindi = newMobile();
