@@ -30,7 +30,7 @@ export interface SandboxProcess {
  */
 export async function startSandboxProcess(
   command: [string, ...string[]] = [process.execPath, '--import', 'tsx', 'src/main.ts'],
-  options: { port?: number; waitUntilServing?: boolean } = {},
+  options: { port?: number; waitUntilServing?: boolean; env?: Record<string, string> } = {},
 ): Promise<SandboxProcess> {
   const port = options.port ?? (await freePort());
   const dataDir = mkdtempSync(join(tmpdir(), 'tika-sandbox-data-'));
@@ -45,6 +45,7 @@ export async function startSandboxProcess(
     DATA_DIR: dataDir,
     LOG_LEVEL: 'warn',
     npm_config_update_notifier: 'false',
+    ...options.env,
   };
   await resetStores(env.DATABASE_URL!, 'redis://127.0.0.1:6379', env.REDIS_PREFIX!);
   // Its own process group: close() then reaches a server that outlived the command (an orphan of npm).
