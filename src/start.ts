@@ -25,6 +25,14 @@ export async function start(mode: Mode): Promise<void> {
     logger.fatal({ err: error }, `cannot start: ${hint(error)}`);
     process.exit(1);
   });
+  // Handled from here on: a SIGTERM while the worker is still starting (the port already answers) stops cleanly too.
+  const stop = async (signal: string) => {
+    logger.info({ signal }, 'stopping');
+    await app.close();
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void stop('SIGINT'));
+  process.once('SIGTERM', () => void stop('SIGTERM'));
   // Listen before the worker starts: a process that cannot serve its port stops before it takes a job.
   if (mode !== 'worker') await listenOrExit(app, config.PORT);
   if (mode !== 'web') await app.startWorker();
@@ -33,14 +41,6 @@ export async function start(mode: Mode): Promise<void> {
   } else {
     logger.info({ provider: app.provider.name }, 'Tika worker running');
   }
-
-  const stop = async (signal: string) => {
-    logger.info({ signal }, 'stopping');
-    await app.close();
-    process.exit(0);
-  };
-  process.once('SIGINT', () => void stop('SIGINT'));
-  process.once('SIGTERM', () => void stop('SIGTERM'));
 }
 
 /** A port that cannot be served is one line on stderr and exit 1, not a stack trace. */
