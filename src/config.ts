@@ -66,7 +66,8 @@ const schema = z
       .string()
       .refine(isTimeZone, 'an IANA time zone such as Asia/Kolkata')
       .default('Asia/Kolkata'),
-    PUBLIC_BASE_URL: z.string().url().default('http://localhost:3000'),
+    /** Unset: http://localhost:<PORT>, so links in SMS point at the port actually served. */
+    PUBLIC_BASE_URL: z.string().url().optional(),
     USSD_MAX_GSM7: positiveInt(160),
     USSD_MAX_UCS2: positiveInt(80),
     USSD_SESSION_TTL_SECONDS: positiveInt(300),
@@ -115,7 +116,8 @@ const schema = z
     if (env.SMS_PROVIDER === 'africastalking' && !env.AT_API_KEY) {
       ctx.addIssue({ code: 'custom', path: ['AT_API_KEY'], message: 'is required when SMS_PROVIDER=africastalking' });
     }
-  });
+  })
+  .transform((env) => ({ ...env, PUBLIC_BASE_URL: env.PUBLIC_BASE_URL ?? `http://localhost:${env.PORT}` }));
 
 type RawEnv = Record<string, string | undefined>;
 

@@ -1,4 +1,4 @@
-import { createApp } from './app';
+import { createApp, type App } from './app';
 import { ConfigError, loadConfig } from './config';
 import { createLogger } from './logger';
 
@@ -25,14 +25,7 @@ export async function start(mode: Mode): Promise<void> {
     logger.fatal({ err: error }, `cannot start: ${hint(error)}`);
     process.exit(1);
   });
-  if (mode !== 'web') await app.startWorker();
-  if (mode !== 'worker') {
-    await app.listen();
-    logger.info({ port: config.PORT, provider: app.provider.name, mode }, `Tika listening on http://localhost:${config.PORT}`);
-  } else {
-    logger.info({ provider: app.provider.name }, 'Tika worker running');
-  }
-
+  // Handled from here on: a SIGTERM while the worker is still starting (the port already answers) stops cleanly too.
   const stop = async (signal: string) => {
     logger.info({ signal }, 'stopping');
     await app.close();
@@ -40,6 +33,27 @@ export async function start(mode: Mode): Promise<void> {
   };
   process.once('SIGINT', () => void stop('SIGINT'));
   process.once('SIGTERM', () => void stop('SIGTERM'));
+  // Listen before the worker starts: a process that cannot serve its port stops before it takes a job.
+  if (mode !== 'worker') await listenOrExit(app, config.PORT);
+  if (mode !== 'web') await app.startWorker();
+  if (mode !== 'worker') {
+    logger.info({ port: config.PORT, provider: app.provider.name, mode }, `Tika listening on http://localhost:${config.PORT}`);
+  } else {
+    logger.info({ provider: app.provider.name }, 'Tika worker running');
+  }
+}
+
+/** A port that cannot be served is one line on stderr and exit 1, not a stack trace. */
+async function listenOrExit(app: App, port: number): Promise<void> {
+  try {
+    await app.listen(port);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why = code === 'EADDRINUSE' ? 'is already in use: set PORT or stop the other process' : `cannot be served (${(error as Error).message}): set PORT`;
+    process.stderr.write(`port ${port} ${why}\n`);
+    await app.close();
+    process.exit(1);
+  }
 }
 
 function hint(error: Error & { code?: string }): string {

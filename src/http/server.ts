@@ -3,6 +3,7 @@ import express, { type ErrorRequestHandler, type Express, type RequestHandler } 
 import type { Logger } from '../logger';
 import { redactUrl } from '../logger';
 import type { Metrics } from '../metrics';
+import { homePage } from './home';
 
 export interface HttpParts {
   logger: Logger;
@@ -20,6 +21,7 @@ export function createHttpApp(parts: HttpParts): Express {
   app.use(requestLog(parts.logger, parts.metrics));
   app.use(rejectMalformedUrl);
 
+  app.get('/', homePage);
   app.get('/health', async (_req, res) => {
     const checks = await parts.health();
     const healthy = Object.values(checks).every((v) => v === 'ok');

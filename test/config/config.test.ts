@@ -42,6 +42,12 @@ describe('configuration', () => {
     expect(config.defaultedSecrets.sort()).toEqual(['ADMIN_TOKEN', 'CODE_SECRET', 'WEBHOOK_SECRET']);
   });
 
+  it('points PUBLIC_BASE_URL at the port actually served when it is unset', () => {
+    expect(loadConfig(DEV).PUBLIC_BASE_URL).toBe('http://localhost:3000');
+    expect(loadConfig({ ...DEV, PORT: '8080' }).PUBLIC_BASE_URL).toBe('http://localhost:8080');
+    expect(loadConfig({ ...DEV, PORT: '8080', PUBLIC_BASE_URL: 'https://tika.example.org' }).PUBLIC_BASE_URL).toBe('https://tika.example.org');
+  });
+
   it.each([
     ['PORT', { PORT: 'eighty' }],
     ['DATABASE_URL', { DATABASE_URL: 'not a url' }],

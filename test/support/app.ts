@@ -142,7 +142,8 @@ export async function startTestApp(
   };
 }
 
-async function resetStores(databaseUrl: string, redisUrl: string, prefix: string): Promise<void> {
+/** An empty, migrated database and no Redis keys under `prefix`. */
+export async function resetStores(databaseUrl: string, redisUrl: string, prefix: string): Promise<void> {
   await ensureDatabase(databaseUrl);
   const db = createDb(databaseUrl);
   try {
