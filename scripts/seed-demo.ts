@@ -16,8 +16,12 @@ interface SessionTemplate {
   endTime: string;
 }
 
-/** A centre's day: the 18+ session in the morning, the 45+ one in the afternoon. */
-const MORNING = { startTime: '09:00', endTime: '13:00' };
+/**
+ * A centre's day: the 18+ session from the morning to midnight, so that a demo (and the README
+ * walkthrough, which books today and confirms the dose at once) works at any hour; the 45+ one in
+ * the afternoon, as a real centre's would be.
+ */
+const MORNING = { startTime: '09:00', endTime: '24:00' };
 const AFTERNOON = { startTime: '14:00', endTime: '17:00' };
 
 interface DemoCentre {

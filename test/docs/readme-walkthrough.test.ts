@@ -68,7 +68,7 @@ describe('the README walkthrough', () => {
     expect(output).toMatch(/^END Booked: Asha Devi, AIIMS Delhi/m);
     expect(output).toMatch(/Your security code is \d{4}/);
     expect(output).toMatch(/^ACCEPTED\. Asha Devi, dose 1, Covishield, ref [0-9A-Z]{8}$/m);
-    expect(output).toContain(`Certificate ready: ${product.baseUrl}/c/`);
+    expect(output).toContain(`Certificate: ${product.baseUrl}/c/`);
     expect(output).toMatch(/^\{"valid":true,/m);
     expect(output).toMatch(/^CON टीका/m); // the Hindi main menu of the second new mobile
     expect(output).not.toMatch(/Invalid|Too many|error/i);
