@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { link, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import {
   calculateJwkThumbprint,
@@ -216,13 +216,18 @@ async function developmentKeyPem(dataDir: string, production: boolean): Promise<
   const { privateKey } = await generateKeyPair(ALG, { crv: 'Ed25519', extractable: true });
   const pem = await exportPKCS8(privateKey);
   await mkdir(dataDir, { recursive: true });
+  // Written whole to a file of our own, then linked into place: link() fails if the name exists, so
+  // when web and worker start together the first key wins, and no reader ever sees a half-written one.
+  const draft = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;
+  await writeFile(draft, pem, { mode: 0o600, flag: 'wx' });
   try {
-    // 'wx': when the web and worker processes start together, the first writer wins and the other reads its key.
-    await writeFile(file, pem, { mode: 0o600, flag: 'wx' });
+    await link(draft, file);
     return pem;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     return readFile(file, 'utf8');
+  } finally {
+    await unlink(draft);
   }
 }
 

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -165,13 +165,17 @@ describe('CertificateSigner', () => {
     }
   });
 
-  test('two loads racing on an empty directory agree on one key', async () => {
-    const dir = await mkdtemp(path.join(tmpdir(), 'tika-key-'));
-    try {
-      const [a, b] = await Promise.all([1, 2].map(() => CertificateSigner.load({ dataDir: dir, production: false })));
-      expect(a!.keyId).toBe(b!.keyId);
-    } finally {
-      await rm(dir, { recursive: true, force: true });
+  test('loads racing on an empty directory agree on one key, and none reads a half-written file', async () => {
+    // The window (file created, key not yet written) is short: many rounds of several loads find it.
+    for (let round = 0; round < 25; round++) {
+      const dir = await mkdtemp(path.join(tmpdir(), 'tika-key-'));
+      try {
+        const signers = await Promise.all(Array.from({ length: 6 }, () => CertificateSigner.load({ dataDir: dir, production: false })));
+        expect(new Set(signers.map((signer) => signer.keyId)).size).toBe(1);
+        expect(await readdir(dir)).toEqual(['certificate-signing-key.pem']);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
     }
   });
 
