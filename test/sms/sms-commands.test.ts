@@ -52,20 +52,8 @@ async function bookedByUssd(names: string[], pincode: string) {
   return { phone, appointments, codeSms };
 }
 
-function sentTo(phone: string): string[] {
-  return t.at.sent.filter((s) => s.to === phone).map((s) => s.message);
-}
-
-/** Sends an SMS from `phone` and waits for the next `count` SMS that reach it. */
-async function exchange(phone: string, text: string, count = 1): Promise<string[]> {
-  const before = sentTo(phone).length;
-  const posted = await t.incomingSms(phone, text);
-  expect(posted.status).toBe(200);
-  return eventually(`${count} SMS to ${phone} after "${text}"`, async () => {
-    const all = sentTo(phone);
-    return all.length >= before + count ? all.slice(before) : undefined;
-  });
-}
+const sentTo = (phone: string) => t.sentTo(phone);
+const exchange = (phone: string, text: string, count = 1) => t.exchange(phone, text, count);
 
 async function reply(phone: string, text: string): Promise<string> {
   const [first] = await exchange(phone, text);

@@ -31,6 +31,10 @@ export interface TestApp {
   converse(sessionId: string, phone: string, answers: string[]): Promise<string[]>;
   /** An incoming SMS exactly as Africa's Talking posts it; returns the provider id used. */
   incomingSms(from: string, text: string, id?: string): Promise<{ status: number; body: string; id: string }>;
+  /** The texts of every SMS the fake provider received for `phone`, oldest first. */
+  sentTo(phone: string): string[];
+  /** Sends an SMS from `phone` and waits for the next `count` SMS that reach it. */
+  exchange(phone: string, text: string, count?: number): Promise<string[]>;
   /** A form-encoded POST, as every Africa's Talking callback is. */
   postForm(path: string, form: Record<string, string>): Promise<{ status: number; body: string }>;
   close(): Promise<void>;
@@ -105,26 +109,39 @@ export async function startTestApp(
       text,
     });
 
+  const sentTo = (phone: string) => at.sent.filter((s) => s.to === phone).map((s) => s.message);
+  const incomingSms = async (from: string, text: string, id: string = randomUUID()) => ({
+    ...(await postForm(`/webhooks/africastalking/sms?key=${TEST_WEBHOOK_SECRET}`, {
+      linkId: '03090445075804249226',
+      text,
+      to: '21512',
+      id,
+      date: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      from,
+      networkCode: '40410',
+    })),
+    id,
+  });
+
   return {
     app,
     env: testEnv,
+    sentTo,
+    exchange: async (phone, text, count = 1) => {
+      const before = sentTo(phone).length;
+      const posted = await incomingSms(phone, text);
+      if (posted.status !== 200) throw new Error(`SMS "${text}" answered ${posted.status}: ${posted.body}`);
+      return eventually(`${count} SMS to ${phone} after "${text}"`, async () => {
+        const all = sentTo(phone);
+        return all.length >= before + count ? all.slice(before, before + count) : undefined;
+      });
+    },
     at,
     clock,
     baseUrl,
     logs,
     postForm,
-    incomingSms: async (from, text, id = randomUUID()) => ({
-      ...(await postForm(`/webhooks/africastalking/sms?key=${TEST_WEBHOOK_SECRET}`, {
-        linkId: '03090445075804249226',
-        text,
-        to: '21512',
-        id,
-        date: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
-        from,
-        networkCode: '40410',
-      })),
-      id,
-    }),
+    incomingSms,
     ussd,
     converse: async (sessionId, phone, answers) => {
       const screens: string[] = [];
