@@ -74,7 +74,14 @@ export async function startTestApp(
     DATA_DIR: join(tmpdir(), 'tika-test-data'),
     ...env,
   };
-  const config = loadConfig(testEnv);
+  let config: ReturnType<typeof loadConfig>;
+  try {
+    config = loadConfig(testEnv);
+  } catch (error) {
+    // A fake server left listening would keep jest waiting instead of failing the test.
+    if (!options.at) await at.close();
+    throw error;
+  }
   if (!options.keepState) await resetStores(config.DATABASE_URL, config.REDIS_URL, config.REDIS_PREFIX);
 
   const logs: string[] = [];
