@@ -21,6 +21,27 @@ export function toE164(input: string, defaultCountry: string): string | null {
  * whose '+' was lost (an unencoded '+' in a form body decodes to a space).
  */
 export function toMobileE164(input: string, defaultCountry: string): string | null {
+  const key = `${defaultCountry}|${input}`;
+  const known = mobileCache.get(key);
+  if (known !== undefined) return known;
+  const e164 = parseMobile(input, defaultCountry);
+  if (input.length <= MAX_INPUT_LENGTH) remember(key, e164);
+  return e164;
+}
+
+/**
+ * The same callers come back on every USSD hop, and libphonenumber's validation is a noticeable
+ * part of a hop's CPU: answers are kept for the most recent numbers (a pure function of its input).
+ */
+const MOBILE_CACHE_SIZE = 10_000;
+const mobileCache = new Map<string, string | null>();
+
+function remember(key: string, e164: string | null): void {
+  if (mobileCache.size >= MOBILE_CACHE_SIZE) mobileCache.delete(mobileCache.keys().next().value!);
+  mobileCache.set(key, e164);
+}
+
+function parseMobile(input: string, defaultCountry: string): string | null {
   const cleaned = cleanPhone(input);
   const candidates = cleaned.startsWith('+') ? [cleaned] : [cleaned, `+${cleaned}`];
   for (const candidate of candidates) {
