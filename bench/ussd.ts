@@ -304,7 +304,7 @@ async function benchBookingAndSms(app: App, seed: Seed, rows: Row[], raw: Record
   }
 
   log(`booking: ${backlog.length} more with the SMS queue paused, then drain`);
-  await app.smsQueue.pause();
+  await app.smsQueues.get("sandbox")!.pause();
   let second: BookingRun;
   try {
     second = await bookAll(app, backlog, seed.sessionIds, failures);
@@ -313,7 +313,7 @@ async function benchBookingAndSms(app: App, seed: Seed, rows: Row[], raw: Record
     const relayed = await until(async () => Number((await app.db('outbound_messages').whereNull('relayed_at').count({ n: '*' }))[0]!.n) === 0, 30_000);
     if (!relayed) failures.push('sms (backlog): the relay did not move every outbox row within 30 s');
   } finally {
-    await app.smsQueue.resume();
+    await app.smsQueues.get("sandbox")!.resume();
   }
   const resumedAt = Date.now();
   const secondSms = await waitForSms(app.db, backlog.map((m) => m.phone), 60_000);

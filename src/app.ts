@@ -2,8 +2,10 @@ import type { Server } from 'node:http';
 import { join } from 'node:path';
 import type { Worker } from 'bullmq';
 import Redis from 'ioredis';
-import { createSmsProvider } from './channels';
-import type { SmsProvider } from './channels/types';
+import { loadTemplateBook } from './channels/dlt';
+import { CHANNELS } from './channels/registry';
+import { SmsRouter } from './channels/routing';
+import type { SmsSender } from './contracts/messages';
 import type { Config } from './config';
 import { createDb, ensureDatabase, migrateLatest, type Db } from './db/knex';
 import { citizenBindings } from './dialogue/bindings/citizen';
@@ -29,13 +31,13 @@ import { adminRouter } from './http/admin';
 import { certificateRouter } from './http/certificates';
 import { devRouter } from './http/dev';
 import { createHttpApp } from './http/server';
-import { africasTalkingWebhooks } from './http/webhooks/africastalking';
+import { channelWebhooks } from './http/webhooks';
 import { createLogger, type Logger } from './logger';
 import { createMetrics } from './metrics';
-import { jobsExist, queueConnection } from './queue/connection';
+import { jobsExist, jobsInAny, queueConnection } from './queue/connection';
 import { OutboxRelay } from './queue/outbox-relay';
 import { logRedisErrors } from './queue/redis-errors';
-import { createSmsQueue, enqueueSms, smsJobId } from './queue/sms-queue';
+import { createSmsQueue, enqueueSms, smsJobId, smsQueueName, type OutboxRef } from './queue/sms-queue';
 import { startSmsWorker } from './queue/sms-worker';
 import { createTaskQueue, enqueueTasks, keepScheduled, startTaskWorker, taskJobId } from './queue/task-queue';
 
@@ -44,7 +46,6 @@ export const FLOWS_DIR = join(__dirname, '..', 'flows');
 export interface AppOptions {
   clock?: Clock;
   logger?: Logger;
-  provider?: SmsProvider;
   /** Base delay of the SMS and task retry backoff (tests shorten it). */
   smsRetryBaseMs?: number;
 }
@@ -110,18 +111,31 @@ export async function createApp(config: Config, options: AppOptions = {}) {
     production: config.NODE_ENV === 'production',
   });
   const certificates = new CertificateService(db, signer, clock, { publicBaseUrl: config.PUBLIC_BASE_URL });
-  const provider = options.provider ?? createSmsProvider(config, db);
+  // A provider bound by DLT sends only on registered templates: the book is checked against the catalogue before anything starts.
+  const templates = config.DLT_TEMPLATES && config.channels.some((channel) => channel.handler.needsTemplates) ? loadTemplateBook(config.DLT_TEMPLATES, catalogue) : undefined;
+  const senderContext = { db, publicBaseUrl: config.PUBLIC_BASE_URL, webhookSecret: config.WEBHOOK_SECRET, templates };
+  const router = new SmsRouter(config.routes);
+  /** One sender and one queue per provider a route sends through. */
+  const smsLanes = config.channels.map((channel) => ({
+    sender: channel.handler.createSender(channel.config, senderContext) as SmsSender,
+    ratePerSecond: channel.ratePerSecond,
+    queue: createSmsQueue(bullConnection, channel.handler.name, {
+      prefix: config.REDIS_PREFIX,
+      maxAttempts: config.SMS_MAX_ATTEMPTS,
+      retryBaseMs: options.smsRetryBaseMs ?? 2000,
+    }),
+  }));
+  const smsQueues = new Map(smsLanes.map((lane) => [lane.sender.name, lane.queue]));
+  /** The queue that sends to this number. */
+  const smsQueueFor = (phone: string) => smsQueues.get(router.providerFor(phone))!;
   const metrics = createMetrics(async () => {
     const states = ['waiting', 'active', 'delayed', 'failed'] as const;
-    return { sms: await smsQueue.getJobCounts(...states), tasks: await taskQueue.getJobCounts(...states) };
-  });
-  const smsQueue = createSmsQueue(bullConnection, {
-    prefix: config.REDIS_PREFIX,
-    maxAttempts: config.SMS_MAX_ATTEMPTS,
-    retryBaseMs: options.smsRetryBaseMs ?? 2000,
+    const counts: Record<string, Record<string, number>> = { tasks: await taskQueue.getJobCounts(...states) };
+    for (const [name, queue] of smsQueues) counts[smsQueueName(name)] = await queue.getJobCounts(...states);
+    return counts;
   });
   const taskQueue = createTaskQueue(bullConnection, { prefix: config.REDIS_PREFIX, maxAttempts: config.SMS_MAX_ATTEMPTS, retryBaseMs: options.smsRetryBaseMs ?? 2000 });
-  logRedisErrors(smsQueue, 'sms-queue', logger);
+  for (const lane of smsLanes) logRedisErrors(lane.queue, `sms-queue ${lane.sender.name}`, logger);
   logRedisErrors(taskQueue, 'task-queue', logger);
 
   const accounts = { isKnownMobile: (phone: string) => isKnownMobile(db, phone), setLanguage: (phone: string, language: string) => setLanguage(db, phone, language) };
@@ -160,7 +174,7 @@ export async function createApp(config: Config, options: AppOptions = {}) {
   const inboundSms = routeInboundSms(inbox, smsDialogue);
 
   const routers = {
-    '/webhooks/africastalking': africasTalkingWebhooks({ db, ussd, inbox, outbound, logger, webhookSecret: config.WEBHOOK_SECRET, metrics, defaultCountry: config.DEFAULT_COUNTRY }),
+    ...channelWebhooks(CHANNELS, { db, ussd, inbox, outbound, logger, webhookSecret: config.WEBHOOK_SECRET, metrics, defaultCountry: config.DEFAULT_COUNTRY }),
     '/admin': adminRouter({ programme, vaccination, adminToken: config.ADMIN_TOKEN }),
     '/': certificateRouter({ certificates, signer }),
     ...(config.developmentSandbox ? { '/dev': devRouter({ db, defaultCountry: config.DEFAULT_COUNTRY }) } : {}),
@@ -183,14 +197,24 @@ export async function createApp(config: Config, options: AppOptions = {}) {
   });
 
   let server: Server | undefined;
-  let worker: Worker | undefined;
+  let workers: Worker[] = [];
   let taskWorker: Worker | undefined;
   let relay: OutboxRelay | undefined;
   let stopScheduling: (() => void) | undefined;
+  /** Each row to the queue of the provider that sends to its number. */
+  const enqueueByRoute = async (rows: (OutboxRef & { phone: string })[]) => {
+    const byQueue = new Map<ReturnType<typeof smsQueueFor>, OutboxRef[]>();
+    for (const row of rows) {
+      const queue = smsQueueFor(row.phone);
+      byQueue.set(queue, [...(byQueue.get(queue) ?? []), row]);
+    }
+    await Promise.all([...byQueue].map(([queue, refs]) => enqueueSms(queue, refs)));
+  };
   /** Both sweeps: lost jobs after a minute, jobs stuck in the queue after the long threshold. */
   const sweepOutbox = async () => ({
     lost: await requeueLostJobs(db, clock.now(), config.OUTBOX_MISSING_JOB_AFTER_MS, {
-      sms: (keys) => jobsExist(bullConnection, smsQueue, keys.map(smsJobId)),
+      // In any provider's queue: a job relayed before SMS_ROUTES changed is still a job.
+      sms: (keys) => jobsInAny(bullConnection, [...smsQueues.values()], keys.map(smsJobId)),
       tasks: (keys) => jobsExist(bullConnection, taskQueue, keys.map(taskJobId)),
     }),
     stuck: await requeueStuck(db, clock.now(), config.OUTBOX_STUCK_AFTER_MS),
@@ -211,8 +235,10 @@ export async function createApp(config: Config, options: AppOptions = {}) {
     inbox,
     certificates,
     signer,
-    provider,
-    smsQueue,
+    router,
+    senders: smsLanes.map((lane) => lane.sender),
+    smsQueues,
+    smsQueueFor,
     taskQueue,
     http,
 
@@ -226,7 +252,7 @@ export async function createApp(config: Config, options: AppOptions = {}) {
     /** The outbox relay, the SMS worker, the task worker and the scheduled sweeps. */
     async startWorker(): Promise<void> {
       const lanes = [
-        (limit: number) => outbound.relayBatch(limit, (rows) => enqueueSms(smsQueue, rows)),
+        (limit: number) => outbound.relayBatch(limit, (rows) => enqueueByRoute(rows)),
         (limit: number) => relayTaskBatch(db, limit, (tasks) => enqueueTasks(taskQueue, tasks)),
       ];
       relay = new OutboxRelay(lanes, logger, { databaseUrl: config.DATABASE_URL, pollMs: 1000, batchSize: 200 });
@@ -244,21 +270,23 @@ export async function createApp(config: Config, options: AppOptions = {}) {
       );
       await taskWorker.waitUntilReady();
       stopScheduling = await keepScheduled(taskQueue, bullConnection, { mark_no_shows: NO_SHOW_SWEEP_MS, requeue_stuck: config.OUTBOX_SWEEP_MS }, logger);
-      worker = startSmsWorker(
-        bullConnection,
-        { outbound, provider, catalogue, logger, metrics },
-        { prefix: config.REDIS_PREFIX, concurrency: 8, ratePerSecond: config.SMS_SEND_RATE_PER_SECOND, accountHoldMs: config.SMS_ACCOUNT_HOLD_MS, lockMs: config.QUEUE_LOCK_MS },
+      workers = smsLanes.map((lane) =>
+        startSmsWorker(
+          bullConnection,
+          { outbound, provider: lane.sender, catalogue, logger, metrics },
+          { prefix: config.REDIS_PREFIX, concurrency: 8, ratePerSecond: lane.ratePerSecond, accountHoldMs: config.SMS_ACCOUNT_HOLD_MS, lockMs: config.QUEUE_LOCK_MS },
+        ),
       );
-      await worker.waitUntilReady();
+      await Promise.all(workers.map((worker) => worker.waitUntilReady()));
     },
 
     async close(): Promise<void> {
       if (server) await new Promise<void>((resolve) => server!.close(() => resolve()));
       stopScheduling?.();
       await relay?.stop();
-      await worker?.close();
+      await Promise.all(workers.map((worker) => worker.close()));
       await taskWorker?.close();
-      await smsQueue.close();
+      await Promise.all(smsLanes.map((lane) => lane.queue.close()));
       await taskQueue.close();
       bullConnection.disconnect();
       redis.disconnect();

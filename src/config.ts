@@ -1,4 +1,7 @@
 import { z } from 'zod';
+import type { ChannelHandler } from './channels/handler';
+import { CHANNEL_NAMES, CHANNELS, channelNamed } from './channels/registry';
+import { parseRoutes, type Route } from './channels/routing';
 import { parsePublicJwks } from './domain/certificates';
 import { isTimeZone } from './domain/dates';
 
@@ -17,7 +20,7 @@ type SecretName = keyof typeof DEV_SECRETS;
 const SECRET_NAMES = Object.keys(DEV_SECRETS) as SecretName[];
 const PUBLISHED_VALUES = new Set<string>(Object.values(DEV_SECRETS));
 /** No two of these may be equal: one leaked (a callback URL in a telco's logs) must not open another. */
-const DISTINCT_SECRETS = [...SECRET_NAMES, 'AT_API_KEY'] as const;
+const DISTINCT_SECRETS = [...SECRET_NAMES, ...CHANNELS.flatMap((channel) => channel.secrets)];
 
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 
@@ -32,14 +35,18 @@ const schema = z
       .string()
       .regex(/^[a-zA-Z0-9_-]+$/, 'letters, digits, _ and - only')
       .default('tika'),
-    SMS_PROVIDER: z.enum(['sandbox', 'africastalking']).default('sandbox'),
+    /** One provider for every number; SMS_ROUTES, when set, takes its place. */
+    SMS_PROVIDER: z
+      .string()
+      .refine((name) => CHANNEL_NAMES.includes(name), `is not a provider (one of: ${CHANNEL_NAMES.join(', ')})`)
+      .default('sandbox'),
+    /** Provider by destination prefix, longest first: `+91=exotel,*=africastalking`. */
+    SMS_ROUTES: z.string().optional(),
+    /** The DLT template book (JSON), required when a route sends through a provider bound by DLT (exotel). */
+    DLT_TEMPLATES: z.string().optional(),
     /** Lets a production-mode demo run on the sandbox provider (messages never leave the machine). */
     ALLOW_SANDBOX_IN_PRODUCTION: z.enum(['true', 'false']).default('false'),
-    AT_USERNAME: z.string().default('sandbox'),
-    AT_API_KEY: z.string().default(''),
-    AT_SENDER_ID: z.string().default(''),
-    AT_BASE_URL: z.string().url().default('https://api.africastalking.com'),
-    AT_TIMEOUT_MS: positiveInt(8000),
+    /** Per provider unless its own variable (AT_SEND_RATE_PER_SECOND, ...) says otherwise: each provider has its own queue. */
     SMS_SEND_RATE_PER_SECOND: positiveInt(200),
     SMS_MAX_ATTEMPTS: positiveInt(8),
     /** How long the SMS queue waits after the provider says our account cannot send (no balance, bad key). */
@@ -112,11 +119,6 @@ const schema = z
     DATA_DIR: z.string().default('data'),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
-  .superRefine((env, ctx) => {
-    if (env.SMS_PROVIDER === 'africastalking' && !env.AT_API_KEY) {
-      ctx.addIssue({ code: 'custom', path: ['AT_API_KEY'], message: 'is required when SMS_PROVIDER=africastalking' });
-    }
-  })
   .transform((env) => ({ ...env, PUBLIC_BASE_URL: env.PUBLIC_BASE_URL ?? `http://localhost:${env.PORT}` }));
 
 type RawEnv = Record<string, string | undefined>;
@@ -125,9 +127,20 @@ function isDevelopment(env: RawEnv): boolean {
   return env.NODE_ENV === 'development' || env.NODE_ENV === 'test';
 }
 
-/** Only an explicit development or test run on the sandbox provider may use the published secrets. */
+/** The providers the environment routes to, as named (unknown names are reported by the schema). */
+function routedProviderNames(env: RawEnv): string[] {
+  if (env.SMS_ROUTES) {
+    const parsed = parseRoutes(env.SMS_ROUTES, CHANNEL_NAMES);
+    return parsed.ok ? [...new Set(parsed.routes.map((route) => route.provider))] : [];
+  }
+  return [env.SMS_PROVIDER ?? 'sandbox'];
+}
+
+const isLocal = (name: string) => channelNamed(name)?.local === true;
+
+/** Only an explicit development or test run whose every route is the sandbox may use the published secrets. */
 function isDevelopmentSandbox(env: RawEnv): boolean {
-  return isDevelopment(env) && (env.SMS_PROVIDER ?? 'sandbox') === 'sandbox';
+  return isDevelopment(env) && routedProviderNames(env).every(isLocal);
 }
 
 /**
@@ -139,9 +152,9 @@ function secretProblems(env: RawEnv): string[] {
   const production = !isDevelopment(env);
   const unset = env.NODE_ENV ? '' : ' (NODE_ENV is unset, which means production)';
   const why = production ? `in production${unset}` : 'unless SMS_PROVIDER=sandbox in development';
-  if (production && !env.SMS_PROVIDER) {
-    problems.push(`SMS_PROVIDER is required in production${unset}: africastalking`);
-  } else if (production && env.SMS_PROVIDER === 'sandbox' && env.ALLOW_SANDBOX_IN_PRODUCTION !== 'true') {
+  if (production && !env.SMS_PROVIDER && !env.SMS_ROUTES) {
+    problems.push(`SMS_PROVIDER (or SMS_ROUTES) is required in production${unset}: ${CHANNEL_NAMES.filter((name) => !isLocal(name)).join(', ')}`);
+  } else if (production && routedProviderNames(env).some(isLocal) && env.ALLOW_SANDBOX_IN_PRODUCTION !== 'true') {
     problems.push('SMS_PROVIDER sandbox is refused in production: no SMS would leave; set ALLOW_SANDBOX_IN_PRODUCTION=true for a demo');
   }
   if (production && !env.CERT_PRIVATE_KEY) problems.push('CERT_PRIVATE_KEY is required in production (generate one with: npm run cli -- keys:generate)');
@@ -161,8 +174,47 @@ function equalSecrets(env: RawEnv): string[] {
   });
 }
 
+/** A provider a route sends through, with its own validated settings. */
+export interface RoutedChannel {
+  handler: ChannelHandler;
+  config: unknown;
+  ratePerSecond: number;
+}
+
+/**
+ * SMS_ROUTES (or SMS_PROVIDER alone as `*=<provider>`), and the settings of each provider routed
+ * to, validated by the provider's own schema: a provider no route uses needs no settings.
+ */
+function channelSetup(env: RawEnv, defaultRate: number): { routes: Route[]; channels: RoutedChannel[]; problems: string[] } {
+  const parsed = env.SMS_ROUTES ? parseRoutes(env.SMS_ROUTES, CHANNEL_NAMES) : { ok: true as const, routes: [{ prefix: '*', provider: env.SMS_PROVIDER ?? 'sandbox' }] };
+  if (!parsed.ok) return { routes: [], channels: [], problems: parsed.problems.map((problem) => `SMS_ROUTES ${problem}`) };
+  const problems: string[] = [];
+  const channels: RoutedChannel[] = [];
+  for (const name of new Set(parsed.routes.map((route) => route.provider))) {
+    const handler = channelNamed(name);
+    if (!handler) continue; // named in the schema's own message
+    const result = handler.config.safeParse(env);
+    if (!result.success) {
+      problems.push(...result.error.issues.map((issue) => `${issue.path.join('.')} ${issue.message}`));
+      continue;
+    }
+    const rate = handler.rateVariable ? env[handler.rateVariable] : undefined;
+    const ratePerSecond = rate === undefined ? defaultRate : Number(rate);
+    if (!Number.isInteger(ratePerSecond) || ratePerSecond <= 0) problems.push(`${handler.rateVariable} must be a positive whole number`);
+    if (handler.needsTemplates && !env.DLT_TEMPLATES) {
+      problems.push(`DLT_TEMPLATES is required when a route sends through ${name}: every SMS must go out on a registered template (see deploy/dlt-templates.example.json)`);
+    }
+    channels.push({ handler, config: result.data, ratePerSecond });
+  }
+  return { routes: parsed.routes, channels, problems };
+}
+
 type ParsedEnv = z.infer<typeof schema>;
 export type Config = Omit<ParsedEnv, SecretName> & Record<SecretName, string> & {
+  /** Provider by destination; always ends in a catch-all. */
+  routes: Route[];
+  /** Every provider a route sends through, once each. */
+  channels: RoutedChannel[];
   /** Secrets that fell back to development defaults (only in a development sandbox). */
   defaultedSecrets: SecretName[];
   /** NODE_ENV development or test with the sandbox provider: published secrets and /dev pages allowed. */
@@ -180,8 +232,10 @@ export class ConfigError extends Error {
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
   const result = schema.safeParse(present);
+  const channels = channelSetup(present, result.success ? result.data.SMS_SEND_RATE_PER_SECOND : 1);
   const problems = [
     ...(result.success ? [] : result.error.issues.map((issue) => `${issue.path.join('.') || '(environment)'} ${issue.message}`)),
+    ...channels.problems,
     ...secretProblems(present),
   ];
   if (!result.success || problems.length) throw new ConfigError(problems);
@@ -191,5 +245,5 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     SecretName,
     string
   >;
-  return { ...parsed, ...secrets, defaultedSecrets, developmentSandbox: isDevelopmentSandbox(present) };
+  return { ...parsed, ...secrets, routes: channels.routes, channels: channels.channels, defaultedSecrets, developmentSandbox: isDevelopmentSandbox(present) };
 }

@@ -53,7 +53,8 @@ export function createMetrics(queueCounts?: QueueCounts) {
     }),
     unknownDeliveryStatuses: new Counter({
       name: 'tika_delivery_reports_unknown_status_total',
-      help: 'Delivery reports whose status is not in the documented list (logged, answered 200, not stored)',
+      help: 'Delivery reports whose status is not in the documented list (logged, answered 200, not stored), by provider',
+      labelNames: ['provider'],
       registers: [registry],
     }),
     smsRepliesDropped: new Counter({

@@ -37,9 +37,9 @@ export async function start(mode: Mode): Promise<void> {
   if (mode !== 'worker') await listenOrExit(app, config.PORT);
   if (mode !== 'web') await app.startWorker();
   if (mode !== 'worker') {
-    logger.info({ port: config.PORT, provider: app.provider.name, mode }, `Tika listening on http://localhost:${config.PORT}`);
+    logger.info({ port: config.PORT, routes: app.config.routes, mode }, `Tika listening on http://localhost:${config.PORT}`);
   } else {
-    logger.info({ provider: app.provider.name }, 'Tika worker running');
+    logger.info({ routes: app.config.routes }, 'Tika worker running');
   }
 }
 

@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import type Redis from 'ioredis';
 import type { SealedStore } from './sealed-store';
-import type { InboundUssd, UssdReply } from '../channels/types';
+import type { InboundUssd, UssdReply } from '../contracts/messages';
 import type { Logger } from '../logger';
 import type { Catalogue } from './catalogue';
 import type { DialogueContext, DialogueEngine, DialogueSession, Vars } from './engine';

@@ -1,4 +1,4 @@
-import type { SendOutcome } from '../channels/types';
+import type { DeliveryState, SendOutcome } from '../contracts/messages';
 import type { Db } from '../db/knex';
 import { CODE_TEMPLATE, RESENT_CODE_TEMPLATE } from './booking';
 import type { CodeVault } from './codes';
@@ -29,9 +29,9 @@ export class OutboundService {
     private readonly codes: CodeVault,
   ) {}
 
-  /** Relays unrelayed SMS rows (see relayBatch in outbox.ts for the crash guarantees). */
-  async relayBatch(limit: number, enqueue: (rows: { id: number; jobKey: string }[]) => Promise<void>): Promise<number> {
-    return relayBatch(this.db, 'outbound_messages', ['id', 'job_key as jobKey'], limit, enqueue);
+  /** Relays unrelayed SMS rows (see relayBatch in outbox.ts for the crash guarantees); the phone picks the provider's queue. */
+  async relayBatch(limit: number, enqueue: (rows: { id: number; jobKey: string; phone: string }[]) => Promise<void>): Promise<number> {
+    return relayBatch(this.db, 'outbound_messages', ['id', 'job_key as jobKey', 'phone'], limit, enqueue);
   }
 
   /** Takes the message for one send attempt, or says why there is nothing to send. */
@@ -89,23 +89,28 @@ export class OutboundService {
   }
 
   /**
-   * A delivery report from the provider. Reports may arrive out of order: a final status
-   * (delivered, failed) is never replaced by an intermediate one. Unknown ids change nothing.
+   * A delivery report, found by (provider, provider's message id): two providers may use the same
+   * id. Reports may arrive out of order: a final status (delivered, failed) is never replaced by an
+   * intermediate one. Unknown ids change nothing.
    */
-  async recordDelivery(report: { providerMessageId: string; status: string; final: boolean; failureReason?: string; delivered: boolean }): Promise<boolean> {
-    const updated = await this.db('outbound_messages')
-      .where('provider_message_id', report.providerMessageId)
+  async recordDelivery(
+    provider: string,
+    report: { providerMessageId: string; status: string; state: DeliveryState; final: boolean; failureReason?: string },
+  ): Promise<boolean> {
+    const message = () => this.db('outbound_messages').where({ provider, provider_message_id: report.providerMessageId });
+    const updated = await message()
       // In the UPDATE itself, so two reports arriving together cannot put an intermediate status over a final one.
       .andWhere((q) => (report.final ? q : q.where('delivery_final', false)))
       .update({
         delivery_status: report.status,
+        delivery_state: report.state,
         delivery_final: report.final,
         failure_reason: report.failureReason ?? null,
-        delivered_at: report.delivered ? this.db.fn.now() : null,
+        delivered_at: report.state === 'delivered' ? this.db.fn.now() : null,
         delivery_reported_at: this.db.fn.now(),
         updated_at: this.db.fn.now(),
       });
     if (updated > 0) return true;
-    return (await this.db('outbound_messages').where('provider_message_id', report.providerMessageId).first('id')) !== undefined;
+    return (await message().first('id')) !== undefined;
   }
 }

@@ -1,4 +1,4 @@
-import type { InboundSms } from '../channels/types';
+import type { InboundSms } from '../contracts/messages';
 import type { Db, Tx } from '../db/knex';
 import { languageOf } from './accounts';
 import { queueSms, queueTask } from './outbox';

@@ -1,4 +1,4 @@
-import type { UssdSessionEnded } from '../channels/types';
+import type { UssdSessionEnded } from '../contracts/messages';
 import type { Db } from '../db/knex';
 
 /** Keeps the provider's end-of-session notice (once per session, however often it is resent). */

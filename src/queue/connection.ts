@@ -22,3 +22,9 @@ export async function jobsExist(connection: Redis, queue: Queue, jobIds: string[
     return count === 1;
   });
 }
+
+/** For each job id, whether any of these queues holds it. */
+export async function jobsInAny(connection: Redis, queues: readonly Queue[], jobIds: string[]): Promise<boolean[]> {
+  const found = await Promise.all(queues.map((queue) => jobsExist(connection, queue, jobIds)));
+  return jobIds.map((_, i) => found.some((inQueue) => inQueue[i]));
+}

@@ -2,7 +2,13 @@ import { Queue, type JobsOptions } from 'bullmq';
 import type Redis from 'ioredis';
 import { queuePrefix } from './connection';
 
-export const SMS_QUEUE = 'sms';
+/**
+ * One queue per provider: a BullMQ limiter is per queue, so each provider has its own rate, and a
+ * slow or blocked provider holds back only its own messages.
+ */
+export function smsQueueName(provider: string): string {
+  return `sms-${provider}`;
+}
 
 /** Job data carries only the outbox id: the text (and any code) is read from the database at send time. */
 export interface SmsJob {
@@ -15,14 +21,14 @@ export interface SmsQueueOptions {
   retryBaseMs: number;
 }
 
-export function createSmsQueue(connection: Redis, options: SmsQueueOptions): Queue<SmsJob> {
+export function createSmsQueue(connection: Redis, provider: string, options: SmsQueueOptions): Queue<SmsJob> {
   const defaultJobOptions: JobsOptions = {
     attempts: options.maxAttempts,
     backoff: { type: 'exponential', delay: options.retryBaseMs },
     removeOnComplete: { age: 24 * 3600, count: 50_000 },
     removeOnFail: { age: 7 * 24 * 3600 },
   };
-  return new Queue<SmsJob>(SMS_QUEUE, { connection, prefix: queuePrefix(options.prefix), defaultJobOptions });
+  return new Queue<SmsJob>(smsQueueName(provider), { connection, prefix: queuePrefix(options.prefix), defaultJobOptions });
 }
 
 /** An outbox row as the relay hands it over. */

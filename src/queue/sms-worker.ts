@@ -1,17 +1,18 @@
 import { Worker, type Job } from 'bullmq';
 import type Redis from 'ioredis';
-import type { SendOutcome, SmsProvider } from '../channels/types';
+import type { SendOutcome, SmsSender } from '../contracts/messages';
 import type { Catalogue } from '../dialogue/catalogue';
 import type { OutboundService } from '../domain/outbound';
 import type { Logger } from '../logger';
 import type { Metrics } from '../metrics';
 import { queuePrefix } from './connection';
 import { logRedisErrors } from './redis-errors';
-import { SMS_QUEUE, type SmsJob } from './sms-queue';
+import { smsQueueName, type SmsJob } from './sms-queue';
 
 export interface SmsWorkerOptions {
   prefix: string;
   concurrency: number;
+  /** This provider's own limit: its queue's limiter. */
   ratePerSecond: number;
   /** How long to hold the whole queue when the provider account cannot send. */
   accountHoldMs: number;
@@ -25,18 +26,18 @@ export class TransientSendError extends Error {
 }
 
 /**
- * Sends one outbox message per job. Each provider outcome is mapped here, once, to what the
+ * Sends one outbox message per job, through the provider whose queue this is. Each provider outcome is mapped here, once, to what the
  * queue does: sent and permanent finish the job, transient retries it, account holds the queue.
  */
 export function startSmsWorker(
   connection: Redis,
-  deps: { outbound: OutboundService; provider: SmsProvider; catalogue: Catalogue; logger: Logger; metrics: Metrics },
+  deps: { outbound: OutboundService; provider: SmsSender; catalogue: Catalogue; logger: Logger; metrics: Metrics },
   options: SmsWorkerOptions,
 ): Worker<SmsJob> {
   const { outbound, provider, catalogue, logger, metrics } = deps;
 
   const worker: Worker<SmsJob> = new Worker<SmsJob>(
-    SMS_QUEUE,
+    smsQueueName(provider.name),
     async (job: Job<SmsJob>) => {
       const { outboxId } = job.data;
       const claim = await outbound.claim(outboxId);
@@ -56,7 +57,7 @@ export function startSmsWorker(
         logger.error({ outboxId, template: message.template, reason: outcome.reason }, 'sms not rendered');
         return 'unrenderable';
       }
-      const outcome = await provider.send({ to: message.phone, message: text });
+      const outcome = await provider.send({ to: message.phone, message: text, key: message.template, language: message.language, params: message.params });
       const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
       await outbound.recordOutcome(outboxId, provider.name, outcome, lastAttempt);
       metrics.smsOutcomes.inc({ provider: provider.name, outcome: outcome.kind });
@@ -72,7 +73,7 @@ export function startSmsWorker(
       stalledInterval: options.lockMs,
     },
   );
-  logRedisErrors(worker, 'sms-worker', logger);
+  logRedisErrors(worker, `sms-worker ${provider.name}`, logger);
   return worker;
 }
 

@@ -12,7 +12,8 @@ import {
   type FormBody,
   type ParseOptions,
 } from '../../src/channels/africastalking';
-import type { Parsed } from '../../src/channels/types';
+import type { Parsed } from '../../src/contracts/messages';
+import { readStatus } from '../../src/channels/handler';
 import { decodeForm, runTable } from './table';
 
 interface InboundCase {
@@ -30,12 +31,17 @@ const REPORT_ID = 'ATXid_dda018a640edfcc5d2ce455de3e4a6e7';
 
 const ussd = (raw: string, expected: Parsed<unknown>, label: string): InboundCase => ({ label: `USSD hop: ${label}`, parse: parseUssdHop, raw, expected });
 const sms = (raw: string, expected: Parsed<unknown>, label: string): InboundCase => ({ label: `incoming SMS: ${label}`, parse: parseIncomingSms, raw, expected });
+/** Every parsed report carries Tika's reading of its status (state, final), from the handler's status table. */
 const report = (raw: string, expected: Parsed<unknown>, label: string): InboundCase => ({
   label: `delivery report: ${label}`,
   parse: parseDeliveryReport,
   raw,
-  expected,
+  expected: expected.ok ? { ok: true, value: withState(expected.value as { status: string }) } : expected,
 });
+const withState = (value: { status: string }) => {
+  const { state, final } = readStatus(DELIVERY_STATUSES, value.status);
+  return { ...value, state, final };
+};
 const ended = (raw: string, expected: Parsed<unknown>, label: string): InboundCase => ({
   label: `USSD session ended: ${label}`,
   parse: parseUssdSessionEnded,

@@ -1,7 +1,7 @@
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { AfricasTalkingSms } from '../../src/channels/africastalking';
-import type { SendOutcome } from '../../src/channels/types';
+import type { SendOutcome } from '../../src/contracts/messages';
 import { startFakeAfricasTalking, type FakeAfricasTalking, type FakeResponse } from '../fakes/fake-africastalking';
 import { runTable } from './table';
 
@@ -166,7 +166,7 @@ runTable("Africa's Talking: sending an SMS", cases, async (row) => {
   });
   if (row.provider !== 'refused') fake.respondWith(row.provider);
 
-  const outcome = await sender.send({ to: TO, message: MESSAGE });
+  const outcome = await sender.send({ to: TO, message: MESSAGE, key: 'sms.booking_code', language: 'en', params: {} });
 
   expect(outcome).toEqual(row.expected);
   expect(JSON.stringify(outcome)).not.toContain(API_KEY);
@@ -184,7 +184,7 @@ runTable("Africa's Talking: sending an SMS", cases, async (row) => {
 describe("the fake Africa's Talking", () => {
   it('answers with a fresh messageId by default and records the SMS as sent', async () => {
     const sender = new AfricasTalkingSms({ username: 'tika', apiKey: API_KEY, baseUrl: fake.url, timeoutMs: 2000 });
-    const outcome = await sender.send({ to: TO, message: MESSAGE });
+    const outcome = await sender.send({ to: TO, message: MESSAGE, key: 'sms.booking_code', language: 'en', params: {} });
     const [sent] = await fake.waitForSent(1);
     expect(sent).toEqual({ to: TO, message: MESSAGE, messageId: expect.stringMatching(/^ATXid_[0-9a-f]{32}$/) });
     expect(outcome).toEqual({ kind: 'sent', providerMessageId: sent?.messageId, status: 'Success', statusCode: 101, cost: 'KES 0.8000' });

@@ -32,7 +32,7 @@ describe('configuration', () => {
       DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/tika',
       REDIS_URL: 'redis://127.0.0.1:6379',
       SMS_PROVIDER: 'sandbox',
-      AT_BASE_URL: 'https://api.africastalking.com',
+      routes: [{ prefix: '*', provider: 'sandbox' }],
       DEFAULT_COUNTRY: 'IN',
       TIMEZONE: 'Asia/Kolkata',
       USSD_MAX_GSM7: 160,

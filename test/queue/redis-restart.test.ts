@@ -50,7 +50,7 @@ describe('a Redis that restarts empty under a running worker', () => {
   });
 
   it('leaves alone a row whose job still exists, however old, and it is sent once', async () => {
-    await t.app.smsQueue.pause();
+    await t.app.smsQueues.get("africastalking")!.pause();
     const phone = '+919876522002';
     const id = await t.app.db.transaction((trx) => queueSms(trx, { phone, language: 'en', template: 'appointments.code_resent', params: {} }));
     await eventually('the row relayed', async () => ((await t.app.db('outbound_messages').where('id', id).first()).relayed_at ? true : undefined));
@@ -60,7 +60,7 @@ describe('a Redis that restarts empty under a running worker', () => {
 
     await new Promise((resolve) => setTimeout(resolve, 2000)); // several sweeps
     expect((await t.app.db('outbound_messages').where('id', id).first('job_key')).job_key).toBe(jobKey);
-    await t.app.smsQueue.resume();
+    await t.app.smsQueues.get("africastalking")!.resume();
     await eventually('the SMS sent', async () => (sentTo(phone) > 0 ? true : undefined));
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect(sentTo(phone)).toBe(1);

@@ -53,7 +53,7 @@ async function refOf(app: App, id: number): Promise<OutboxRef> {
 }
 
 async function jobOf(app: App, id: number) {
-  return app.smsQueue.getJob(smsJobId((await refOf(app, id)).jobKey));
+  return app.smsQueues.get("africastalking")!.getJob(smsJobId((await refOf(app, id)).jobKey));
 }
 
 /** Waits for the row to reach a final status and for its BullMQ job to be finished (no more attempts can come). */
@@ -354,8 +354,8 @@ describe('SMS pipeline: outbox → relay → BullMQ → worker → Africa\'s Tal
       const job = (await jobOf(app, id))!;
 
       // As a relay would after a crash between enqueue and its commit.
-      await enqueueSms(app.smsQueue, [await refOf(app, id)]);
-      await enqueueSms(app.smsQueue, [await refOf(app, id)]);
+      await enqueueSms(app.smsQueues.get("africastalking")!, [await refOf(app, id)]);
+      await enqueueSms(app.smsQueues.get("africastalking")!, [await refOf(app, id)]);
 
       const again = (await jobOf(app, id))!;
       expect(await again.getState()).toBe('completed');
@@ -404,7 +404,7 @@ describe('SMS pipeline: outbox → relay → BullMQ → worker → Africa\'s Tal
 
       // The completed job is gone (removeOnComplete, or a Redis that lost it) and the id is enqueued again.
       await (await jobOf(app, id))!.remove();
-      await enqueueSms(app.smsQueue, [await refOf(app, id)]);
+      await enqueueSms(app.smsQueues.get("africastalking")!, [await refOf(app, id)]);
       const rerun = await eventually('the new job to complete', async () => {
         const job = await jobOf(app, id);
         // Read the job again once complete: a copy read just before completion has no return value yet.
@@ -505,7 +505,7 @@ describe('SMS pipeline across a restart: rows written while no worker runs', () 
     // A relay that crashed after enqueueing the first row but before committing its relayed mark.
     await expect(
       app.outbound.relayBatch(1, async (batch) => {
-        await enqueueSms(app.smsQueue, batch);
+        await enqueueSms(app.smsQueues.get("africastalking")!, batch);
         throw new Error('crash before commit');
       }),
     ).rejects.toThrow('crash before commit');
@@ -561,7 +561,7 @@ describe('SMS pipeline: the provider account cannot send (405 InsufficientBalanc
     // The hold ends (here: a restart after the balance was topped up, without the 60 s wait).
     const next = await restart(t);
     restarted = next.app;
-    await restarted.smsQueue.removeRateLimitKey();
+    await restarted.smsQueues.get("africastalking")!.removeRateLimitKey();
     await restarted.startWorker();
     const { row: after, jobState } = await settled(restarted, id);
 

@@ -1,22 +1,23 @@
 import { z } from 'zod';
-import { toMobileE164 } from '../../domain/phone';
-import type { DeliveryReport, InboundSms, InboundUssd, Parsed, UssdReply, UssdSessionEnded } from '../types';
+import type { DeliveryReport, InboundSms, InboundUssd, Parsed, StatusMeaning, UssdReply, UssdSessionEnded } from '../../contracts/messages';
+import { optionalPhoneField, optionalTextField, parseWith, phoneField, quote, requiredTextField, textField } from '../fields';
+import { readStatus, type CallbackBody, type ParseOptions } from '../handler';
 
 /** Africa's Talking's callbacks, form-encoded, as express.urlencoded hands them over. */
-export type FormBody = Record<string, unknown>;
+export type FormBody = CallbackBody;
 
 /** Documented delivery report statuses; `final` means no further report will follow. */
 export const DELIVERY_STATUSES = {
-  Sent: { final: false, meaning: "left Africa's Talking's network" },
-  Submitted: { final: false, meaning: 'handed to the operator' },
-  Buffered: { final: false, meaning: 'queued at the operator' },
-  Success: { final: true, meaning: 'delivered to the handset' },
-  Rejected: { final: true, meaning: 'rejected' },
-  Failed: { final: true, meaning: 'failed' },
+  Sent: { state: 'sent', final: false, meaning: "left Africa's Talking's network" },
+  Submitted: { state: 'sent', final: false, meaning: 'handed to the operator' },
+  Buffered: { state: 'sent', final: false, meaning: 'queued at the operator' },
+  Success: { state: 'delivered', final: true, meaning: 'delivered to the handset' },
+  Rejected: { state: 'failed-permanent', final: true, meaning: 'rejected' },
+  Failed: { state: 'failed-permanent', final: true, meaning: 'failed' },
   // The operator may still retry, so another report can follow.
-  AbsentSubscriber: { final: false, meaning: 'phone off or no coverage' },
-  Expired: { final: true, meaning: 'discarded by the operator' },
-} as const satisfies Record<string, { final: boolean; meaning: string }>;
+  AbsentSubscriber: { state: 'failed-transient', final: false, meaning: 'phone off or no coverage' },
+  Expired: { state: 'failed-permanent', final: true, meaning: 'discarded by the operator' },
+} as const satisfies Record<string, StatusMeaning>;
 
 export type DeliveryStatus = keyof typeof DELIVERY_STATUSES;
 
@@ -26,7 +27,7 @@ export function isKnownDeliveryStatus(status: string): status is DeliveryStatus 
 
 /** Unknown statuses are not final: a later, known one may still arrive. */
 export function isFinalDeliveryStatus(status: string): boolean {
-  return isKnownDeliveryStatus(status) && DELIVERY_STATUSES[status].final;
+  return readStatus(DELIVERY_STATUSES, status).final;
 }
 
 /** Documented `failureReason` values (on Rejected/Failed), including AT's misspelling and its correction. */
@@ -83,66 +84,14 @@ export const COUNT_LIMITS = {
 
 type CountField = keyof typeof COUNT_LIMITS;
 
-/** Options every parser needs: national numbers are read in the default country. */
-export interface ParseOptions {
-  defaultCountry: string;
-}
-
 /** Unknown failure reasons are kept as this, never verbatim. */
 export const OTHER_FAILURE_REASON = 'Other';
 
-// ---- field schemas: every error message names the field and, where useful, quotes the value ----
-
-/** A value quoted in an error message, shortened: the answer does not echo kilobytes back. */
-function quote(value: unknown): string {
-  const text = String(value);
-  return `'${text.length > 40 ? `${text.slice(0, 40)}…` : text}'`;
-}
-
-/** PostgreSQL cannot store a NUL character: it is dropped here rather than failing the callback later. */
-function text(field: LimitedField) {
-  const limit = FIELD_LIMITS[field];
-  return z
-    .string({
-      error: (issue) => (issue.input === undefined ? `${field} is missing` : `${field} is not a single text value`),
-    })
-    .overwrite((value) => value.replaceAll('\u0000', ''))
-    .max(limit, { error: `${field} is longer than ${limit} characters` });
-}
-
-function requiredText(field: LimitedField) {
-  return text(field)
-    .trim()
-    .min(1, { error: `${field} is empty` });
-}
-
-/** Absent and '' both mean "not given". */
-function optionalText(field: LimitedField) {
-  return text(field)
-    .optional()
-    .transform((value) => (value === undefined || value === '' ? undefined : value));
-}
-
-/** E.164 with '+', for a number libphonenumber knows as a mobile; a national number is read in the default country. */
-function phone(field: string, options: ParseOptions) {
-  return z
-    .string({ error: (issue) => (issue.input === undefined ? `${field} is missing` : `${field} is not a single text value`) })
-    .trim()
-    .min(1, { error: `${field} is empty` })
-    .transform((value, ctx) => {
-      const e164 = toMobileE164(value, options.defaultCountry);
-      if (!e164) ctx.addIssue({ code: 'custom', message: `${field} is not a valid mobile number: ${quote(value)}` });
-      return e164 ?? '';
-    });
-}
-
-function optionalPhone(field: string, options: ParseOptions) {
-  return z
-    .unknown()
-    .optional()
-    .transform((value) => (value === '' ? undefined : value))
-    .pipe(phone(field, options).optional());
-}
+const text = (field: LimitedField) => textField(field, FIELD_LIMITS[field]);
+const requiredText = (field: LimitedField) => requiredTextField(field, FIELD_LIMITS[field]);
+const optionalText = (field: LimitedField) => optionalTextField(field, FIELD_LIMITS[field]);
+const phone = phoneField;
+const optionalPhone = optionalPhoneField;
 
 /** '2017-05-03T06:04:45Z' or '2017-05-03 06:04:45', both UTC. */
 const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.\d{1,3})?Z?$/;
@@ -297,6 +246,7 @@ function deliveryReportSchema(options: ParseOptions) {
       (body): DeliveryReport => ({
         providerMessageId: body.id,
         status: body.status,
+        ...pick(readStatus(DELIVERY_STATUSES, body.status)),
         phone: body.phoneNumber,
         networkCode: body.networkCode,
         failureReason: body.failureReason,
@@ -324,6 +274,8 @@ export function parseDeliveryReport(body: FormBody, options: ParseOptions): Pars
 /** Built once per default country, not per callback. */
 const schemasByCountry = new Map<string, ReturnType<typeof buildSchemas>>();
 
+export { type ParseOptions };
+
 function schemasFor(options: ParseOptions) {
   let schemas = schemasByCountry.get(options.defaultCountry);
   if (!schemas) schemasByCountry.set(options.defaultCountry, (schemas = buildSchemas(options)));
@@ -339,14 +291,4 @@ function buildSchemas(options: ParseOptions) {
   };
 }
 
-function parseWith<T>(schema: z.ZodType<T>, body: FormBody): Parsed<T> {
-  const result = schema.safeParse(body ?? {});
-  if (result.success) return { ok: true, value: withoutUndefined(result.data) };
-  return { ok: false, error: result.error.issues.map((issue) => issue.message).join('; ') };
-}
-
-/** Drops absent optional fields so values compare and serialise cleanly. */
-function withoutUndefined<T>(value: T): T {
-  if (typeof value !== 'object' || value === null || value instanceof Date) return value;
-  return Object.fromEntries(Object.entries(value).filter(([, field]) => field !== undefined)) as T;
-}
+const pick = ({ state, final }: StatusMeaning) => ({ state, final });

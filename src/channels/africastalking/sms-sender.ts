@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { OutgoingSms, SendOutcome, SmsProvider } from '../types';
+import type { OutgoingSms, SendOutcome, SmsSender } from '../../contracts/messages';
 
 export interface AfricasTalkingSmsOptions {
   username: string;
@@ -39,7 +39,7 @@ const MAX_BODY_IN_REASON = 200;
  * Africa's Talking bulk SMS over its REST API with Node's fetch. The official SDK is not used:
  * it hard-codes the hosts (no local fake in tests) and sets no request timeout.
  */
-export class AfricasTalkingSms implements SmsProvider {
+export class AfricasTalkingSms implements SmsSender {
   readonly name = 'africastalking';
   private readonly endpoint: string;
   private readonly fetchImpl: typeof fetch;

@@ -1,12 +1,14 @@
 import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import type { OutgoingSms, SendOutcome, SmsSender } from '../../contracts/messages';
 import type { Db } from '../../db/knex';
-import type { OutgoingSms, SendOutcome, SmsProvider } from '../types';
+import { defineChannel } from '../handler';
 
 /**
  * The embedded default provider: "sends" by storing the message, so the whole product runs with
  * no telecom account. GET /dev/outbox (outside production) shows what was sent.
  */
-export class SandboxSms implements SmsProvider {
+export class SandboxSms implements SmsSender {
   readonly name = 'sandbox';
 
   constructor(private readonly db: Db) {}
@@ -17,6 +19,17 @@ export class SandboxSms implements SmsProvider {
     return { kind: 'sent', providerMessageId, status: 'Success', statusCode: 101, cost: 'INR 0.0000' };
   }
 }
+
+/** Stored is as far as a sandbox message goes: it has no callbacks of its own. */
+export const sandbox = defineChannel({
+  name: 'sandbox',
+  config: z.object({}),
+  secrets: [],
+  local: true,
+  createSender: (_config, context) => new SandboxSms(context.db),
+  statuses: { Success: { state: 'delivered', final: true, meaning: 'stored by the sandbox' } },
+  webhooks: { body: 'form' },
+});
 
 export interface SandboxMessage {
   id: number;

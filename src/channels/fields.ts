@@ -1,0 +1,72 @@
+import { z } from 'zod';
+import type { Parsed } from '../contracts/messages';
+import { toMobileE164 } from '../domain/phone';
+import type { CallbackBody, ParseOptions } from './handler';
+
+/**
+ * Field schemas for providers' callbacks. Every error message names the field and, where useful,
+ * quotes the value; every text has a cap, so a hostile caller cannot write kilobytes into a row.
+ */
+
+/** A value quoted in an error message, shortened: the answer does not echo kilobytes back. */
+export function quote(value: unknown): string {
+  const text = String(value);
+  return `'${text.length > 40 ? `${text.slice(0, 40)}…` : text}'`;
+}
+
+/** PostgreSQL cannot store a NUL character: it is dropped here rather than failing the callback later. */
+export function textField(field: string, limit: number) {
+  return z
+    .string({
+      error: (issue) => (issue.input === undefined ? `${field} is missing` : `${field} is not a single text value`),
+    })
+    .overwrite((value) => value.replaceAll('\u0000', ''))
+    .max(limit, { error: `${field} is longer than ${limit} characters` });
+}
+
+export function requiredTextField(field: string, limit: number) {
+  return textField(field, limit)
+    .trim()
+    .min(1, { error: `${field} is empty` });
+}
+
+/** Absent and '' both mean "not given". */
+export function optionalTextField(field: string, limit: number) {
+  return textField(field, limit)
+    .optional()
+    .transform((value) => (value === undefined || value === '' ? undefined : value));
+}
+
+/** E.164 with '+', for a number libphonenumber knows as a mobile; a national number is read in the default country. */
+export function phoneField(field: string, options: ParseOptions) {
+  return z
+    .string({ error: (issue) => (issue.input === undefined ? `${field} is missing` : `${field} is not a single text value`) })
+    .trim()
+    .min(1, { error: `${field} is empty` })
+    .transform((value, ctx) => {
+      const e164 = toMobileE164(value, options.defaultCountry);
+      if (!e164) ctx.addIssue({ code: 'custom', message: `${field} is not a valid mobile number: ${quote(value)}` });
+      return e164 ?? '';
+    });
+}
+
+export function optionalPhoneField(field: string, options: ParseOptions) {
+  return z
+    .unknown()
+    .optional()
+    .transform((value) => (value === '' ? undefined : value))
+    .pipe(phoneField(field, options).optional());
+}
+
+/** Runs a callback schema: the value, or every problem in one message a human can act on. */
+export function parseWith<T>(schema: z.ZodType<T>, body: CallbackBody): Parsed<T> {
+  const result = schema.safeParse(body ?? {});
+  if (result.success) return { ok: true, value: withoutUndefined(result.data) };
+  return { ok: false, error: result.error.issues.map((issue) => issue.message).join('; ') };
+}
+
+/** Drops absent optional fields so values compare and serialise cleanly. */
+function withoutUndefined<T>(value: T): T {
+  if (typeof value !== 'object' || value === null || value instanceof Date) return value;
+  return Object.fromEntries(Object.entries(value).filter(([, field]) => field !== undefined)) as T;
+}

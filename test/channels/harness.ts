@@ -1,0 +1,115 @@
+import type { ChannelHandler, HttpAnswer, ParseOptions, SenderContext } from '../../src/channels/handler';
+import type { DeliveryState, OutgoingSms, Parsed, SendOutcome, UssdReply } from '../../src/contracts/messages';
+import { decodeForm, runTable } from './table';
+
+/**
+ * The harness every provider's tests run on (courier's handler tests are the model): raw payloads
+ * exactly as the provider sends them in, the parsed message or the reply out; for sending, the
+ * outcome and the request the provider's (fake) server received. A new provider brings tables,
+ * not test code.
+ */
+
+export type CallbackName = 'ussd' | 'ussdEnded' | 'sms' | 'status';
+
+export interface CallbackCase {
+  label: string;
+  callback: CallbackName;
+  /** The body (or, for a GET, the query string) exactly as the provider sends it. */
+  raw: string;
+  expected: Parsed<unknown>;
+}
+
+const OPTIONS: ParseOptions = { defaultCountry: 'IN' };
+
+/** Parses each raw payload with the handler's own callback, as the webhook router would. */
+export function runCallbackTable(channel: ChannelHandler, cases: readonly CallbackCase[], options: ParseOptions = OPTIONS): void {
+  runTable(`${channel.name}: parsing callbacks`, cases, (row) => {
+    const callback = channel.webhooks[row.callback];
+    if (!callback) throw new Error(`${channel.name} declares no ${row.callback} callback`);
+    const body = channel.webhooks.body === 'json' && !(callback.methods ?? []).includes('GET') ? JSON.parse(row.raw) : decodeForm(row.raw);
+    expect(callback.parse(body, options)).toEqual(row.expected);
+  });
+}
+
+export interface ReplyCase {
+  label: string;
+  reply: UssdReply;
+  expected: HttpAnswer;
+}
+
+export function runReplyTable(channel: ChannelHandler, cases: readonly ReplyCase[]): void {
+  runTable(`${channel.name}: USSD replies`, cases, (row) => {
+    const ussd = channel.webhooks.ussd;
+    if (!ussd) throw new Error(`${channel.name} declares no ussd callback`);
+    expect(ussd.reply(row.reply)).toEqual(row.expected);
+  });
+}
+
+/**
+ * The handler's status table is exactly the documented list, each read as given: a status added or
+ * dropped by a change shows up here.
+ */
+export function runStatusTable(channel: ChannelHandler, documented: Readonly<Record<string, { state: DeliveryState; final: boolean }>>): void {
+  runTable(
+    `${channel.name}: delivery statuses`,
+    Object.entries(documented).map(([status, expected]) => ({ label: status, status, expected })),
+    (row) => expect(channel.statuses[row.status]).toMatchObject(row.expected),
+  );
+  test(`${channel.name}: no status beyond the documented ones`, () => expect(Object.keys(channel.statuses).sort()).toEqual(Object.keys(documented).sort()));
+}
+
+/** What a fake provider server must offer the sender table: every request recorded, answers scripted. */
+export interface RecordingFake<Response> {
+  url: string;
+  requests: RecordedRequest[];
+  respondWith(...responses: Response[]): void;
+  reset(): void;
+}
+
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  headers: Record<string, string | string[] | undefined>;
+  form: Record<string, string>;
+}
+
+export interface SendCase<Response> {
+  label: string;
+  sms: OutgoingSms;
+  /** What the fake answers, in order (a retry inside one send would take the next); none: the default success. */
+  responses?: Response[];
+  expected: SendOutcome;
+  /** The request as the provider received it; undefined when none may be made. */
+  request?: { method: string; path: string; headers?: Record<string, string>; form?: Record<string, string> };
+}
+
+/**
+ * Sends each case's SMS through the handler's own sender, built from `env(fake.url)` by the
+ * handler's own config schema, and compares the outcome and the recorded request.
+ */
+export function runSenderTable<Response>(
+  channel: ChannelHandler,
+  setup: { fake: () => RecordingFake<Response>; env: (fakeUrl: string) => Record<string, string>; context?: Partial<SenderContext> },
+  cases: readonly SendCase<Response>[],
+): void {
+  runTable(`${channel.name}: sending`, cases, async (row) => {
+    const fake = setup.fake();
+    fake.reset();
+    const config = channel.config.parse(setup.env(fake.url));
+    const context: SenderContext = { db: undefined as never, publicBaseUrl: 'https://tika.example.org', webhookSecret: 'test-webhook-secret-0123', ...setup.context };
+    const sender = channel.createSender(config, context);
+    if (row.responses) fake.respondWith(...row.responses);
+
+    const outcome = await sender.send(row.sms);
+
+    expect(outcome).toEqual(row.expected);
+    if (!row.request) return expect(fake.requests).toEqual([]);
+    expect(fake.requests).toHaveLength(1);
+    const [request] = fake.requests;
+    expect(request).toMatchObject({ method: row.request.method, path: row.request.path });
+    if (row.request.headers) expect(request?.headers).toMatchObject(lowerCaseKeys(row.request.headers));
+    if (row.request.form) expect(request?.form).toEqual(row.request.form);
+  });
+}
+
+const lowerCaseKeys = (headers: Record<string, string>) => Object.fromEntries(Object.entries(headers).map(([name, value]) => [name.toLowerCase(), value]));
