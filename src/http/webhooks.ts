@@ -35,6 +35,8 @@ function webhooksOf(channel: ChannelHandler, deps: WebhookDeps): Router {
   const options = { defaultCountry: deps.defaultCountry };
   const { webhooks } = channel;
   const accepted = webhooks.accepted ?? OK;
+  // A series from zero, so an alert on its increase fires on the first unknown status.
+  if (webhooks.status) deps.metrics.unknownDeliveryStatuses.inc({ provider: channel.name }, 0);
   router.use(requireWebhookKey(deps.webhookSecret));
   router.use(
     webhooks.body === 'json'

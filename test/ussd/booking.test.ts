@@ -63,7 +63,7 @@ describe('booking over Africa\'s Talking USSD', () => {
     const metrics = await (await fetch(`${t.baseUrl}/metrics`)).text();
     expect(metrics).toMatch(/^tika_sms_outcomes_total\{provider="africastalking",outcome="sent"\} [1-9]/m);
     expect(metrics).toMatch(/^tika_ussd_replies_total\{kind="END"\} [1-9]/m);
-    expect(metrics).toMatch(/^tika_queue_jobs\{queue="sms",state="waiting"\} \d+/m);
+    expect(metrics).toMatch(/^tika_queue_jobs\{queue="sms-africastalking",state="waiting"\} \d+/m);
     expect(metrics).not.toContain('9876543210');
 
     const logs = t.logs.join('');
