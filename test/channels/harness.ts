@@ -117,6 +117,13 @@ export function runSenderTable<Response>(
     closedPortUrl = await urlOfClosedPort();
   });
 
+  // The app keys each provider's queue and outbound_messages.provider by these: a sender named
+  // otherwise would have its jobs put in a queue no worker reads.
+  test(`${channel.name}: its sender is named ${channel.name}`, () => {
+    const sender = channel.createSender(channel.config.parse(setup.env(setup.fake().url)), { db: undefined as never, publicBaseUrl: 'https://tika.example.org', webhookSecret: 'test-webhook-secret-0123', ...setup.context });
+    expect(sender.name).toBe(channel.name);
+  });
+
   runTable(`${channel.name}: sending`, cases, async (row) => {
     const fake = setup.fake();
     fake.reset();
