@@ -151,11 +151,14 @@ function secretProblems(env: RawEnv): string[] {
   const problems: string[] = [];
   const production = !isDevelopment(env);
   const unset = env.NODE_ENV ? '' : ' (NODE_ENV is unset, which means production)';
-  const why = production ? `in production${unset}` : 'unless SMS_PROVIDER=sandbox in development';
+  const why = production ? `in production${unset}` : 'unless every route is the sandbox in development';
+  const local = routedProviderNames(env).filter(isLocal);
   if (production && !env.SMS_PROVIDER && !env.SMS_ROUTES) {
     problems.push(`SMS_PROVIDER (or SMS_ROUTES) is required in production${unset}: ${CHANNEL_NAMES.filter((name) => !isLocal(name)).join(', ')}`);
-  } else if (production && routedProviderNames(env).some(isLocal) && env.ALLOW_SANDBOX_IN_PRODUCTION !== 'true') {
-    problems.push('SMS_PROVIDER sandbox is refused in production: no SMS would leave; set ALLOW_SANDBOX_IN_PRODUCTION=true for a demo');
+  } else if (production && local.length && env.ALLOW_SANDBOX_IN_PRODUCTION !== 'true') {
+    // Named after the variable that chose it: SMS_ROUTES, when set, is the one the operator must change.
+    const chosenBy = env.SMS_ROUTES ? `SMS_ROUTES routes to ${local.join(', ')}, which is` : `SMS_PROVIDER ${local.join(', ')} is`;
+    problems.push(`${chosenBy} refused in production: no SMS would leave; set ALLOW_SANDBOX_IN_PRODUCTION=true for a demo`);
   }
   if (production && !env.CERT_PRIVATE_KEY) problems.push('CERT_PRIVATE_KEY is required in production (generate one with: npm run cli -- keys:generate)');
   if (isDevelopmentSandbox(env)) return [...problems, ...equalSecrets(env)];

@@ -1,24 +1,20 @@
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
-import { AfricasTalkingSms } from '../../src/channels/africastalking';
-import type { SendOutcome } from '../../src/contracts/messages';
+import { africasTalking, AfricasTalkingSms } from '../../src/channels/africastalking';
+import type { OutgoingSms } from '../../src/contracts/messages';
 import { startFakeAfricasTalking, type FakeAfricasTalking, type FakeResponse } from '../fakes/fake-africastalking';
-import { runTable } from './table';
+import { runSenderTable, type SendCase } from './harness';
 
 const API_KEY = 'atsk_0f3c9a7e51b24d8e9c6a1b2d3e4f5a6b7c8d9e0f';
 const TO = '+254711000111';
 const MESSAGE = 'Your vaccination code is 4821. Show it at the centre.';
+const SMS: OutgoingSms = { to: TO, message: MESSAGE, key: 'sms.booking_code', language: 'en', params: {} };
 
-interface SendCase {
-  label: string;
-  /** What the provider answers; 'refused' points the sender at a closed port. */
-  provider: FakeResponse | 'refused';
-  senderId?: string;
-  timeoutMs?: number;
-  expected: SendOutcome;
-  /** The form we must have posted; undefined when nothing could reach the server. */
-  request?: Record<string, string>;
-}
+/** The request every send makes; only the form changes from case to case. */
+const posted = (form: Record<string, string>) => ({
+  method: 'POST',
+  path: '/version1/messaging',
+  headers: { apiKey: API_KEY, Accept: 'application/json', 'Content-Type': 'application/x-www-form-urlencoded' },
+  form,
+});
 
 const formWith = (extra: Record<string, string> = { from: 'TIKA' }) => ({
   username: 'tika',
@@ -36,150 +32,149 @@ const accepted = (recipient: Record<string, unknown>, message = 'Sent to 1/1 Tot
 const refusedRecipient = (status: string, statusCode: number) =>
   accepted({ cost: '0', messageId: 'None', status, statusCode }, 'Sent to 0/1 Total Cost: 0');
 
-const cases: SendCase[] = [
+const cases: SendCase<FakeResponse>[] = [
   {
     label: '201, recipient 101 Success',
-    provider: accepted({ cost: 'KES 0.8000', messageId: 'ATXid_09b5a410fd2f388a06f152f56ce95801', status: 'Success', statusCode: 101 }),
+    sms: SMS,
+    responses: [accepted({ cost: 'KES 0.8000', messageId: 'ATXid_09b5a410fd2f388a06f152f56ce95801', status: 'Success', statusCode: 101 })],
     expected: { kind: 'sent', providerMessageId: 'ATXid_09b5a410fd2f388a06f152f56ce95801', status: 'Success', statusCode: 101, cost: 'KES 0.8000' },
-    request: formWith(),
+    request: posted(formWith()),
   },
   {
     label: '201, recipient 102 Queued',
-    provider: accepted({ cost: 'KES 0.8000', messageId: 'ATXid_5d8a1c6f0e7b4a3c9d2e1f0a9b8c7d6e', status: 'Queued', statusCode: 102 }),
+    sms: SMS,
+    responses: [accepted({ cost: 'KES 0.8000', messageId: 'ATXid_5d8a1c6f0e7b4a3c9d2e1f0a9b8c7d6e', status: 'Queued', statusCode: 102 })],
     expected: { kind: 'sent', providerMessageId: 'ATXid_5d8a1c6f0e7b4a3c9d2e1f0a9b8c7d6e', status: 'Queued', statusCode: 102, cost: 'KES 0.8000' },
-    request: formWith(),
+    request: posted(formWith()),
   },
   {
     label: 'no sender id: no from field',
-    provider: accepted({ cost: 'KES 0.8000', messageId: 'ATXid_a1b2c3d4e5f60718293a4b5c6d7e8f90', status: 'Success', statusCode: 101 }),
-    senderId: '',
+    sms: SMS,
+    responses: [accepted({ cost: 'KES 0.8000', messageId: 'ATXid_a1b2c3d4e5f60718293a4b5c6d7e8f90', status: 'Success', statusCode: 101 })],
+    env: { AT_SENDER_ID: '' },
     expected: { kind: 'sent', providerMessageId: 'ATXid_a1b2c3d4e5f60718293a4b5c6d7e8f90', status: 'Success', statusCode: 101, cost: 'KES 0.8000' },
-    request: formWith({}),
+    request: posted(formWith({})),
   },
   {
     label: '201, InvalidSenderId with no recipients',
-    provider: { status: 201, json: { SMSMessageData: { Message: 'InvalidSenderId', Recipients: [] } } },
+    sms: SMS,
+    responses: [{ status: 201, json: { SMSMessageData: { Message: 'InvalidSenderId', Recipients: [] } } }],
     expected: { kind: 'permanent', reason: 'InvalidSenderId' },
-    request: formWith(),
+    request: posted(formWith()),
   },
   {
     label: '201, recipient 403 InvalidPhoneNumber',
-    provider: refusedRecipient('InvalidPhoneNumber', 403),
+    sms: SMS,
+    responses: [refusedRecipient('InvalidPhoneNumber', 403)],
     expected: { kind: 'permanent', reason: 'InvalidPhoneNumber', statusCode: 403 },
-    request: formWith(),
+    request: posted(formWith()),
   },
   {
     label: '201, recipient 406 UserInBlacklist',
-    provider: refusedRecipient('UserInBlacklist', 406),
+    sms: SMS,
+    responses: [refusedRecipient('UserInBlacklist', 406)],
     expected: { kind: 'permanent', reason: 'UserInBlacklist', statusCode: 406 },
-    request: formWith(),
+    request: posted(formWith()),
   },
   {
     label: '201, recipient 405 InsufficientBalance',
-    provider: refusedRecipient('InsufficientBalance', 405),
+    sms: SMS,
+    responses: [refusedRecipient('InsufficientBalance', 405)],
     expected: { kind: 'account', reason: 'InsufficientBalance', statusCode: 405 },
-    request: formWith(),
+    request: posted(formWith()),
   },
   {
     label: '201, recipient 401 RiskHold',
-    provider: refusedRecipient('RiskHold', 401),
+    sms: SMS,
+    responses: [refusedRecipient('RiskHold', 401)],
     expected: { kind: 'account', reason: 'RiskHold', statusCode: 401 },
-    request: formWith(),
+    request: posted(formWith()),
   },
   {
     label: '201, recipient 500 InternalServerError',
-    provider: refusedRecipient('InternalServerError', 500),
+    sms: SMS,
+    responses: [refusedRecipient('InternalServerError', 500)],
     expected: { kind: 'transient', reason: 'InternalServerError', statusCode: 500 },
-    request: formWith(),
+    request: posted(formWith()),
   },
   {
     label: 'HTTP 401, bad API key',
-    provider: { status: 401, text: 'The supplied authentication is invalid' },
+    sms: SMS,
+    responses: [{ status: 401, text: 'The supplied authentication is invalid' }],
     expected: { kind: 'account', reason: 'HTTP 401: The supplied authentication is invalid', statusCode: 401 },
-    request: formWith(),
+    request: posted(formWith()),
   },
   {
     label: 'HTTP 500',
-    provider: { status: 500, text: 'Internal Server Error' },
+    sms: SMS,
+    responses: [{ status: 500, text: 'Internal Server Error' }],
     expected: { kind: 'transient', reason: 'HTTP 500: Internal Server Error', statusCode: 500 },
-    request: formWith(),
+    request: posted(formWith()),
   },
   {
     label: 'HTTP 429',
-    provider: { status: 429, text: 'Too Many Requests' },
+    sms: SMS,
+    responses: [{ status: 429, text: 'Too Many Requests' }],
     expected: { kind: 'transient', reason: 'HTTP 429: Too Many Requests', statusCode: 429 },
-    request: formWith(),
+    request: posted(formWith()),
   },
   {
     label: 'HTTP 400, long body trimmed to 200 characters',
-    provider: { status: 400, text: `  Request is missing required form field 'to' ${'x'.repeat(300)}` },
+    sms: SMS,
+    responses: [{ status: 400, text: `  Request is missing required form field 'to' ${'x'.repeat(300)}` }],
     expected: {
       kind: 'permanent',
       reason: `HTTP 400: ${`Request is missing required form field 'to' ${'x'.repeat(300)}`.slice(0, 200)}`,
       statusCode: 400,
     },
-    request: formWith(),
+    request: posted(formWith()),
   },
   {
     label: 'HTTP 400 echoing the API key: key redacted',
-    provider: { status: 400, text: `Unknown apiKey ${API_KEY}` },
+    sms: SMS,
+    responses: [{ status: 400, text: `Unknown apiKey ${API_KEY}` }],
     expected: { kind: 'permanent', reason: 'HTTP 400: Unknown apiKey [redacted]', statusCode: 400 },
-    request: formWith(),
+    request: posted(formWith()),
   },
   {
     label: '201 with a body that is not JSON',
-    provider: { status: 201, text: '<html>gateway</html>' },
+    sms: SMS,
+    responses: [{ status: 201, text: '<html>gateway</html>' }],
     expected: { kind: 'transient', reason: 'HTTP 201 with an unreadable body: <html>gateway</html>' },
-    request: formWith(),
+    request: posted(formWith()),
   },
   {
     label: 'no answer within timeoutMs',
-    provider: { hang: true },
-    timeoutMs: 300,
+    sms: SMS,
+    responses: [{ hang: true }],
+    env: { AT_TIMEOUT_MS: '300' },
     expected: { kind: 'transient', reason: 'timeout after 300 ms' },
-    request: formWith(),
+    request: posted(formWith()),
   },
   {
     label: 'connection refused',
-    provider: 'refused',
+    sms: SMS,
+    unreachable: true,
     expected: { kind: 'transient', reason: 'network error: ECONNREFUSED' },
   },
 ];
 
 let fake: FakeAfricasTalking;
-let closedPortUrl: string;
 
 beforeAll(async () => {
   fake = await startFakeAfricasTalking();
-  closedPortUrl = await urlOfClosedPort();
 });
 afterAll(() => fake.close());
 beforeEach(() => fake.reset());
 
-runTable("Africa's Talking: sending an SMS", cases, async (row) => {
-  const sender = new AfricasTalkingSms({
-    username: 'tika',
-    apiKey: API_KEY,
-    senderId: row.senderId ?? 'TIKA',
-    baseUrl: row.provider === 'refused' ? closedPortUrl : `${fake.url}/`,
-    timeoutMs: row.timeoutMs ?? 2000,
-  });
-  if (row.provider !== 'refused') fake.respondWith(row.provider);
-
-  const outcome = await sender.send({ to: TO, message: MESSAGE, key: 'sms.booking_code', language: 'en', params: {} });
-
-  expect(outcome).toEqual(row.expected);
-  expect(JSON.stringify(outcome)).not.toContain(API_KEY);
-  if (!row.request) return expect(fake.requests).toEqual([]);
-  expect(fake.requests).toHaveLength(1);
-  const [request] = fake.requests;
-  expect(request).toMatchObject({ method: 'POST', path: '/version1/messaging', form: row.request });
-  expect(request?.headers).toMatchObject({
-    apikey: API_KEY,
-    accept: 'application/json',
-    'content-type': 'application/x-www-form-urlencoded',
-  });
-});
+runSenderTable(
+  africasTalking,
+  {
+    fake: () => fake,
+    env: (url) => ({ AT_USERNAME: 'tika', AT_API_KEY: API_KEY, AT_SENDER_ID: 'TIKA', AT_BASE_URL: `${url}/`, AT_TIMEOUT_MS: '2000' }),
+  },
+  cases,
+);
 
 describe("the fake Africa's Talking", () => {
   it('answers with a fresh messageId by default and records the SMS as sent', async () => {
@@ -201,12 +196,3 @@ describe("the fake Africa's Talking", () => {
     await expect(fake.waitForSent(1, 50)).rejects.toThrow("fake Africa's Talking: expected 1 sent SMS within 50 ms, got 0");
   });
 });
-
-/** A port that was just free: connecting to it is refused. */
-async function urlOfClosedPort(): Promise<string> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return `http://127.0.0.1:${port}`;
-}

@@ -1,6 +1,7 @@
-import type { ChannelHandler, HttpAnswer, ParseOptions, SenderContext } from '../../src/channels/handler';
+import { createServer, type AddressInfo } from 'node:net';
+import type { CallbackBody, ChannelHandler, HttpAnswer, ParseOptions, SenderContext } from '../../src/channels/handler';
 import type { DeliveryState, OutgoingSms, Parsed, SendOutcome, UssdReply } from '../../src/contracts/messages';
-import { decodeForm, runTable } from './table';
+import { runTable } from './table';
 
 /**
  * The harness every provider's tests run on (courier's handler tests are the model): raw payloads
@@ -26,9 +27,23 @@ export function runCallbackTable(channel: ChannelHandler, cases: readonly Callba
   runTable(`${channel.name}: parsing callbacks`, cases, (row) => {
     const callback = channel.webhooks[row.callback];
     if (!callback) throw new Error(`${channel.name} declares no ${row.callback} callback`);
-    const body = channel.webhooks.body === 'json' && !(callback.methods ?? []).includes('GET') ? JSON.parse(row.raw) : decodeForm(row.raw);
+    const body = channel.webhooks.body === 'json' && !(callback.methods ?? []).includes('GET') ? JSON.parse(row.raw) : decodeFormAsExpress(row.raw);
     expect(callback.parse(body, options)).toEqual(row.expected);
   });
+}
+
+/**
+ * A form body or query string as express hands it to the router: a field sent twice becomes a
+ * list (qs, which body-parser and express's query parser use), so a table row can show how a
+ * provider's parser meets it.
+ */
+export function decodeFormAsExpress(raw: string): CallbackBody {
+  const fields: Record<string, string | string[]> = {};
+  for (const [name, value] of new URLSearchParams(raw)) {
+    const earlier = fields[name];
+    fields[name] = earlier === undefined ? value : [...(Array.isArray(earlier) ? earlier : [earlier]), value];
+  }
+  return fields;
 }
 
 export interface ReplyCase {
@@ -81,21 +96,39 @@ export interface SendCase<Response> {
   expected: SendOutcome;
   /** The request as the provider received it; undefined when none may be made. */
   request?: { method: string; path: string; headers?: Record<string, string>; form?: Record<string, string> };
+  /** Variables for this case only, over the setup's (a shorter timeout, no sender id). */
+  env?: Record<string, string>;
+  /** The sender is pointed at a port nobody listens on (connection refused) instead of the fake. */
+  unreachable?: boolean;
 }
 
 /**
  * Sends each case's SMS through the handler's own sender, built from `env(fake.url)` by the
- * handler's own config schema, and compares the outcome and the recorded request.
+ * handler's own config schema, and compares the outcome and the recorded request. No outcome may
+ * quote a value of the handler's secrets (its API key), whatever the provider echoed back.
  */
 export function runSenderTable<Response>(
   channel: ChannelHandler,
   setup: { fake: () => RecordingFake<Response>; env: (fakeUrl: string) => Record<string, string>; context?: Partial<SenderContext> },
   cases: readonly SendCase<Response>[],
 ): void {
+  let closedPortUrl: string;
+  beforeAll(async () => {
+    closedPortUrl = await urlOfClosedPort();
+  });
+
+  // The app keys each provider's queue and outbound_messages.provider by these: a sender named
+  // otherwise would have its jobs put in a queue no worker reads.
+  test(`${channel.name}: its sender is named ${channel.name}`, () => {
+    const sender = channel.createSender(channel.config.parse(setup.env(setup.fake().url)), { db: undefined as never, publicBaseUrl: 'https://tika.example.org', webhookSecret: 'test-webhook-secret-0123', ...setup.context });
+    expect(sender.name).toBe(channel.name);
+  });
+
   runTable(`${channel.name}: sending`, cases, async (row) => {
     const fake = setup.fake();
     fake.reset();
-    const config = channel.config.parse(setup.env(fake.url));
+    const env = { ...setup.env(row.unreachable ? closedPortUrl : fake.url), ...row.env };
+    const config = channel.config.parse(env);
     const context: SenderContext = { db: undefined as never, publicBaseUrl: 'https://tika.example.org', webhookSecret: 'test-webhook-secret-0123', ...setup.context };
     const sender = channel.createSender(config, context);
     if (row.responses) fake.respondWith(...row.responses);
@@ -103,6 +136,7 @@ export function runSenderTable<Response>(
     const outcome = await sender.send(row.sms);
 
     expect(outcome).toEqual(row.expected);
+    for (const secret of channel.secrets.map((name) => env[name]).filter(Boolean)) expect(JSON.stringify(outcome)).not.toContain(secret);
     if (!row.request) return expect(fake.requests).toEqual([]);
     expect(fake.requests).toHaveLength(1);
     const [request] = fake.requests;
@@ -110,6 +144,15 @@ export function runSenderTable<Response>(
     if (row.request.headers) expect(request?.headers).toMatchObject(lowerCaseKeys(row.request.headers));
     if (row.request.form) expect(request?.form).toEqual(row.request.form);
   });
+}
+
+/** A port that was just free: connecting to it is refused. */
+async function urlOfClosedPort(): Promise<string> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return `http://127.0.0.1:${port}`;
 }
 
 const lowerCaseKeys = (headers: Record<string, string>) => Object.fromEntries(Object.entries(headers).map(([name, value]) => [name.toLowerCase(), value]));

@@ -115,6 +115,74 @@ describe('configuration', () => {
   });
 });
 
+describe('SMS_ROUTES and the settings of each routed provider', () => {
+  const TEST = { NODE_ENV: 'test', ...SECRETS };
+  const AT_KEY = { AT_API_KEY: 'k'.repeat(20) };
+  const KENYA_BY_AT = '+254=africastalking,*=sandbox';
+  const PRODUCTION_ROUTED = { NODE_ENV: 'production', SMS_ROUTES: '*=africastalking', ...AT_KEY, CERT_PRIVATE_KEY: 'pem', ...SECRETS };
+
+  it('parses SMS_ROUTES into config.routes, in the order written', () => {
+    expect(loadConfig({ ...TEST, ...AT_KEY, SMS_ROUTES: ' +254 = africastalking, *=sandbox ' }).routes).toEqual([
+      { prefix: '+254', provider: 'africastalking' },
+      { prefix: '*', provider: 'sandbox' },
+    ]);
+  });
+
+  it('SMS_PROVIDER alone is a catch-all route; SMS_ROUTES, when set, takes its place', () => {
+    expect(loadConfig({ ...TEST, SMS_PROVIDER: 'africastalking', ...AT_KEY }).routes).toEqual([{ prefix: '*', provider: 'africastalking' }]);
+    expect(loadConfig({ ...TEST, SMS_PROVIDER: 'africastalking', ...AT_KEY, SMS_ROUTES: '*=sandbox' }).channels.map((c) => c.handler.name)).toEqual(['sandbox']);
+  });
+
+  it('lists each routed provider once, with its own validated settings', () => {
+    const config = loadConfig({ ...TEST, ...AT_KEY, SMS_ROUTES: '+254=africastalking,+256=africastalking,*=sandbox', AT_TIMEOUT_MS: '1500' });
+    expect(config.channels.map((channel) => channel.handler.name)).toEqual(['africastalking', 'sandbox']);
+    expect(config.channels[0]?.config).toMatchObject({ AT_API_KEY: AT_KEY.AT_API_KEY, AT_TIMEOUT_MS: 1500, AT_BASE_URL: 'https://api.africastalking.com' });
+  });
+
+  it.each<[string, Record<string, string>, string[] | 'starts']>([
+    ['AT_API_KEY not needed when no route uses africastalking', { ...TEST, SMS_ROUTES: '*=sandbox' }, 'starts'],
+    ['AT_API_KEY required when a route uses africastalking', { ...TEST, SMS_ROUTES: KENYA_BY_AT }, ['AT_API_KEY']],
+    ['AT_API_KEY required when the catch-all is africastalking', { ...TEST, SMS_ROUTES: '+91=sandbox,*=africastalking' }, ['AT_API_KEY']],
+    ["a routed provider's other variables checked too", { ...TEST, ...AT_KEY, SMS_ROUTES: KENYA_BY_AT, AT_BASE_URL: 'not a url' }, ['AT_BASE_URL']],
+    ["an unrouted provider's variables not checked", { ...TEST, SMS_ROUTES: '*=sandbox', AT_BASE_URL: 'not a url' }, 'starts'],
+    ['SMS_ROUTES without a catch-all', { ...TEST, SMS_ROUTES: '+91=sandbox' }, ['SMS_ROUTES']],
+    ['SMS_ROUTES to an unknown provider', { ...TEST, SMS_ROUTES: '+91=pigeon,*=sandbox' }, ['SMS_ROUTES']],
+    ['SMS_ROUTES with a bad entry', { ...TEST, SMS_ROUTES: '91=sandbox,*=sandbox' }, ['SMS_ROUTES']],
+    ['production with SMS_ROUTES and no SMS_PROVIDER', PRODUCTION_ROUTED, 'starts'],
+    ['production with a route to sandbox', { ...PRODUCTION_ROUTED, SMS_ROUTES: KENYA_BY_AT }, ['SMS_ROUTES']],
+    ['production with a route to sandbox for a demo', { ...PRODUCTION_ROUTED, SMS_ROUTES: KENYA_BY_AT, ALLOW_SANDBOX_IN_PRODUCTION: 'true' }, 'starts'],
+    ['development, every route sandbox: no secrets needed', { NODE_ENV: 'development', SMS_ROUTES: '+91=sandbox,*=sandbox' }, 'starts'],
+    ['development, one route not sandbox: secrets needed', { NODE_ENV: 'development', ...AT_KEY, SMS_ROUTES: KENYA_BY_AT }, ['ADMIN_TOKEN', 'CODE_SECRET', 'WEBHOOK_SECRET']],
+    ['AT_SEND_RATE_PER_SECOND not a number', { ...TEST, ...AT_KEY, SMS_ROUTES: KENYA_BY_AT, AT_SEND_RATE_PER_SECOND: 'fast' }, ['AT_SEND_RATE_PER_SECOND']],
+    ['AT_SEND_RATE_PER_SECOND zero', { ...TEST, ...AT_KEY, SMS_ROUTES: KENYA_BY_AT, AT_SEND_RATE_PER_SECOND: '0' }, ['AT_SEND_RATE_PER_SECOND']],
+    ['AT_SEND_RATE_PER_SECOND negative', { ...TEST, ...AT_KEY, SMS_ROUTES: KENYA_BY_AT, AT_SEND_RATE_PER_SECOND: '-5' }, ['AT_SEND_RATE_PER_SECOND']],
+    ['AT_SEND_RATE_PER_SECOND not whole', { ...TEST, ...AT_KEY, SMS_ROUTES: KENYA_BY_AT, AT_SEND_RATE_PER_SECOND: '2.5' }, ['AT_SEND_RATE_PER_SECOND']],
+    ['SMS_SEND_RATE_PER_SECOND not a number', { ...TEST, ...AT_KEY, SMS_ROUTES: KENYA_BY_AT, SMS_SEND_RATE_PER_SECOND: 'fast' }, ['SMS_SEND_RATE_PER_SECOND']],
+  ])('%s', (_label, env, expected) => {
+    expect(outcome(env)).toEqual(expected);
+  });
+
+  it('names the provider that needs AT_API_KEY', () => {
+    expect(() => loadConfig({ ...TEST, SMS_ROUTES: KENYA_BY_AT })).toThrow('AT_API_KEY is required when a route sends through africastalking');
+  });
+
+  it('refuses a sandbox route in production by naming SMS_ROUTES, the variable that routes to it', () => {
+    expect(() => loadConfig({ ...PRODUCTION_ROUTED, SMS_ROUTES: KENYA_BY_AT })).toThrow(/- SMS_ROUTES routes to sandbox, which is refused in production/);
+  });
+
+  it('is a development sandbox only when every route is the sandbox', () => {
+    expect(loadConfig({ NODE_ENV: 'development', SMS_ROUTES: '+91=sandbox,*=sandbox' }).developmentSandbox).toBe(true);
+    expect(loadConfig({ NODE_ENV: 'development', ...SECRETS, ...AT_KEY, SMS_ROUTES: KENYA_BY_AT }).developmentSandbox).toBe(false);
+  });
+
+  it("AT_SEND_RATE_PER_SECOND sets Africa's Talking's rate; every other provider keeps SMS_SEND_RATE_PER_SECOND", () => {
+    const rates = (env: Record<string, string>) => Object.fromEntries(loadConfig({ ...TEST, ...AT_KEY, SMS_ROUTES: KENYA_BY_AT, ...env }).channels.map((c) => [c.handler.name, c.ratePerSecond]));
+    expect(rates({})).toEqual({ africastalking: 200, sandbox: 200 });
+    expect(rates({ SMS_SEND_RATE_PER_SECOND: '50' })).toEqual({ africastalking: 50, sandbox: 50 });
+    expect(rates({ SMS_SEND_RATE_PER_SECOND: '50', AT_SEND_RATE_PER_SECOND: '5' })).toEqual({ africastalking: 5, sandbox: 50 });
+  });
+});
+
 describe('logging', () => {
   it('masks phone numbers and redacts secrets', () => {
     const lines: string[] = [];

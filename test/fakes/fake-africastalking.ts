@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { RecordingFake } from '../channels/harness';
 
 /** A scripted answer: an HTTP response, or no answer at all (to test timeouts). */
 export type FakeResponse = { status: number; json?: unknown; text?: string } | { hang: true };
@@ -19,7 +20,8 @@ export interface FakeSentSms {
   messageId: string;
 }
 
-export interface FakeAfricasTalking {
+/** Also the harness's RecordingFake, so sender tables run against it. */
+export interface FakeAfricasTalking extends RecordingFake<FakeResponse> {
   /** Base URL, no trailing slash: give it to AfricasTalkingSms as `baseUrl`. */
   url: string;
   /** Every request received, in order. */

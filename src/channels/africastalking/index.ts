@@ -33,7 +33,8 @@ export {
 
 const config = z.object({
   AT_USERNAME: z.string().default('sandbox'),
-  AT_API_KEY: z.string().min(1, 'is required when a route sends through africastalking'),
+  // Unset and empty alike (loadConfig drops empty variables): zod's own message would not say why it is needed.
+  AT_API_KEY: z.string({ error: 'is required when a route sends through africastalking' }).min(1, 'is required when a route sends through africastalking'),
   /** Sender id or short code; AT's default when empty. */
   AT_SENDER_ID: z.string().default(''),
   /** https://api.africastalking.com, https://api.sandbox.africastalking.com, or a local fake in tests. */
