@@ -83,7 +83,8 @@ export class ExotelSms implements SmsSender {
         body: form.toString(),
         signal: AbortSignal.timeout(timeoutMs),
       });
-      return outcomeOfResponse(response.status, await response.text());
+      // Redacted before any reason is cut to length, so no part of a secret survives the cut.
+      return outcomeOfResponse(response.status, this.redact(await response.text()));
     } catch (error) {
       return { kind: 'transient', reason: describeFetchError(error, timeoutMs) };
     }
