@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import type { DeliveryReport, InboundSms, InboundUssd, Parsed, StatusMeaning, UssdReply, UssdSessionEnded } from '../../contracts/messages';
-import { optionalPhoneField, optionalTextField, parseWith, phoneField, quote, requiredTextField, textField } from '../fields';
+import { optionalPhoneField, optionalTextField, parseUtcDateTime, parseWith, phoneField, quote, requiredTextField, textField } from '../fields';
+
+export { parseUtcDateTime } from '../fields';
 import { readStatus, type CallbackBody, type ParseOptions } from '../handler';
 
 /** Africa's Talking's callbacks, form-encoded, as express.urlencoded hands them over. */
@@ -92,25 +94,6 @@ const requiredText = (field: LimitedField) => requiredTextField(field, FIELD_LIM
 const optionalText = (field: LimitedField) => optionalTextField(field, FIELD_LIMITS[field]);
 const phone = phoneField;
 const optionalPhone = optionalPhoneField;
-
-/** '2017-05-03T06:04:45Z' or '2017-05-03 06:04:45', both UTC. */
-const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.\d{1,3})?Z?$/;
-
-export function parseUtcDateTime(value: string): Date | undefined {
-  const match = DATE_TIME.exec(value.trim());
-  if (!match) return undefined;
-  const [year, month, day, hour, minute, second] = match.slice(1).map(Number) as [number, number, number, number, number, number];
-  const date = new Date(Date.UTC(year, month - 1, day, hour, minute, second));
-  // Date.UTC rolls 2017-02-30 over into March; refuse instead.
-  const roundTrips =
-    date.getUTCFullYear() === year &&
-    date.getUTCMonth() === month - 1 &&
-    date.getUTCDate() === day &&
-    date.getUTCHours() === hour &&
-    date.getUTCMinutes() === minute &&
-    date.getUTCSeconds() === second;
-  return roundTrips ? date : undefined;
-}
 
 function optionalDate(field: 'date') {
   return optionalText(field).transform((value, ctx) => {

@@ -1,0 +1,192 @@
+import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/** A scripted answer: an HTTP response, or no answer at all (to test timeouts). */
+export type FakeExotelResponse = { status: number; json?: unknown; text?: string } | { hang: true };
+
+export interface FakeExotelRequest {
+  method: string;
+  path: string;
+  headers: IncomingHttpHeaders;
+  form: Record<string, string>;
+}
+
+export interface FakeExotelSentSms {
+  from: string;
+  to: string;
+  body: string;
+  dltEntityId?: string;
+  dltTemplateId?: string;
+  encodingType?: string;
+  statusCallback?: string;
+  sid: string;
+}
+
+export interface FakeExotelAccount {
+  sid: string;
+  apiKey: string;
+  apiToken: string;
+}
+
+export interface FakeExotel {
+  /** Base URL, no trailing slash: give it as EXOTEL_BASE_URL. */
+  url: string;
+  account: FakeExotelAccount;
+  /** Every request received, in order. */
+  requests: FakeExotelRequest[];
+  /** Only the requests answered with an SMSMessage that was not refused. */
+  sent: FakeExotelSentSms[];
+  /** Queues responses for the next authenticated requests, consumed in order; then the default success again. */
+  respondWith(...responses: FakeExotelResponse[]): void;
+  waitForSent(count: number, timeoutMs?: number): Promise<FakeExotelSentSms[]>;
+  reset(): void;
+  close(): Promise<void>;
+}
+
+const REFUSED_STATUSES = new Set(['failed', 'failed_dnd', 'failed-dnd', 'expired', 'undelivered']);
+
+/** A local stand-in for POST /v1/Accounts/<sid>/Sms/send(.json), speaking Exotel's wire format. */
+export async function startFakeExotel(account: FakeExotelAccount): Promise<FakeExotel> {
+  const requests: FakeExotelRequest[] = [];
+  const sent: FakeExotelSentSms[] = [];
+  const scripted: FakeExotelResponse[] = [];
+  const sentListeners = new Set<() => void>();
+  const expectedAuthorization = `Basic ${Buffer.from(`${account.apiKey}:${account.apiToken}`).toString('base64')}`;
+  const sendPath = `/v1/Accounts/${account.sid}/Sms/send`;
+
+  const server = createServer((req, res) => {
+    void handle(req, res).catch((error: unknown) => {
+      if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'text/plain' });
+      res.end(String(error));
+    });
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const form = Object.fromEntries(new URLSearchParams(await readBody(req)));
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    requests.push({ method: req.method ?? '', path, headers: req.headers, form });
+
+    if (path !== sendPath && path !== `${sendPath}.json`) return void restException(res, 404, 'Resource not found', 'NOT_FOUND');
+    if (req.method !== 'POST') return void restException(res, 405, 'Method not allowed', 'METHOD_NOT_ALLOWED');
+    if (req.headers.authorization !== expectedAuthorization) {
+      return void restException(res, 401, 'Authentication failed. Invalid API Key or Token.', 'UNAUTHORIZED');
+    }
+
+    const response = scripted.shift() ?? successFor(account.sid, form);
+    if ('hang' in response) return;
+    if (response.json !== undefined) {
+      res.writeHead(response.status, { 'Content-Type': 'application/json' }).end(JSON.stringify(response.json));
+    } else {
+      res.writeHead(response.status, { 'Content-Type': 'text/plain' }).end(response.text ?? '');
+    }
+    const sid = acceptedSid(response);
+    if (sid) {
+      sent.push({
+        from: form.From ?? '',
+        to: form.To ?? '',
+        body: form.Body ?? '',
+        dltEntityId: form.DltEntityId,
+        dltTemplateId: form.DltTemplateId,
+        encodingType: form.EncodingType,
+        statusCallback: form.StatusCallback,
+        sid,
+      });
+      for (const listener of sentListeners) listener();
+    }
+  }
+
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    account,
+    requests,
+    sent,
+    respondWith(...responses) {
+      scripted.push(...responses);
+    },
+    waitForSent(count, timeoutMs = 5000) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          if (sent.length < count) return;
+          cleanup();
+          resolve(sent);
+        };
+        const timer = setTimeout(() => {
+          cleanup();
+          reject(new Error(`fake Exotel: expected ${count} sent SMS within ${timeoutMs} ms, got ${sent.length}`));
+        }, timeoutMs);
+        const cleanup = () => {
+          clearTimeout(timer);
+          sentListeners.delete(check);
+        };
+        sentListeners.add(check);
+        check();
+      });
+    },
+    reset() {
+      requests.length = 0;
+      sent.length = 0;
+      scripted.length = 0;
+    },
+    close() {
+      return new Promise((resolve, reject) => {
+        server.close((error) => (error ? reject(error) : resolve()));
+        // Hung requests would otherwise keep close() waiting forever.
+        server.closeAllConnections();
+      });
+    },
+  };
+}
+
+/** Exotel's documented answer to a send: the SMSMessage, queued, with a fresh 32-hex Sid. */
+export function exotelAccepted(sid: string, form: Record<string, string>, accountSid = 'tika1'): FakeExotelResponse {
+  const now = '2024-03-11 10:15:42';
+  return {
+    status: 200,
+    json: {
+      SMSMessage: {
+        Sid: sid,
+        AccountSid: accountSid,
+        From: `/${form.From ?? ''}`,
+        To: form.To ?? '',
+        DateCreated: now,
+        DateUpdated: now,
+        DateSent: null,
+        Body: form.Body ?? '',
+        Direction: 'outbound-api',
+        Uri: `/v1/Accounts/${accountSid}/SMS/Messages/${sid}.json`,
+        ApiVersion: null,
+        Price: null,
+        Status: 'queued',
+        DetailedStatus: 'PENDING_TO_OPERATOR',
+        DetailedStatusCode: 21010,
+        SmsUnits: null,
+      },
+    },
+  };
+}
+
+function successFor(accountSid: string, form: Record<string, string>): FakeExotelResponse {
+  return exotelAccepted(randomBytes(16).toString('hex'), form, accountSid);
+}
+
+function restException(res: ServerResponse, status: number, message: string, code: string): void {
+  res.writeHead(status, { 'Content-Type': 'application/json' }).end(JSON.stringify({ RestException: { Status: status, Message: message, Code: code } }));
+}
+
+/** The Sid of a 2xx SMSMessage that was not refused at once, whether default or scripted. */
+function acceptedSid(response: { status: number; json?: unknown }): string | undefined {
+  if (response.status < 200 || response.status >= 300) return undefined;
+  const message = (response.json as { SMSMessage?: { Sid?: unknown; Status?: unknown } } | undefined)?.SMSMessage;
+  if (!message || typeof message.Sid !== 'string' || REFUSED_STATUSES.has(String(message.Status))) return undefined;
+  return message.Sid;
+}
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
