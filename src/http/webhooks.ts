@@ -38,6 +38,8 @@ function webhooksOf(channel: ChannelHandler, deps: WebhookDeps): Router {
   // A series from zero, so an alert on its increase fires on the first unknown status.
   if (webhooks.status) deps.metrics.unknownDeliveryStatuses.inc({ provider: channel.name }, 0);
   router.use(requireWebhookKey(deps.webhookSecret));
+  // A provider may check a callback URL with HEAD before calling it (Exotel does): 200, nothing parsed or stored.
+  router.use((req, res, next) => (req.method === 'HEAD' ? void res.status(200).type(accepted.contentType).end() : next()));
   router.use(
     webhooks.body === 'json'
       ? express.json({ limit: '16kb', verify: verifyBodyEncoding })

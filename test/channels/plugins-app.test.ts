@@ -49,6 +49,13 @@ describe('webhooks of every registered provider', () => {
     expect((await t.postForm(`${path}?key=wrong-key-0123456789abc`, { id: REPORT_ID, status: 'Success' })).status).toBe(401);
   });
 
+  test('a HEAD check of a callback URL (Exotel makes one before its first GET) answers 200 and stores nothing; without the key 401', async () => {
+    const head = (path: string) => fetch(`${t.baseUrl}${path}`, { method: 'HEAD' }).then((response) => response.status);
+    expect(await head(withKey('/webhooks/exotel/sms'))).toBe(200);
+    expect(await head('/webhooks/exotel/sms')).toBe(401);
+    expect(await t.app.db('inbound_messages').where({ provider: 'exotel' }).count({ n: '*' })).toEqual([{ n: 0 }]);
+  });
+
   test("Africa's Talking /ussd answers the first screen", async () => {
     const reply = await t.ussd('ATUid_plugins_1', KENYAN, '');
     expect(reply.status).toBe(200);

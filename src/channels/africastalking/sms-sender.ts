@@ -73,7 +73,8 @@ export class AfricasTalkingSms implements SmsSender {
         body: form.toString(),
         signal: AbortSignal.timeout(timeoutMs),
       });
-      const body = await response.text();
+      // Redacted before any reason quotes it (and cuts it short): a cut could leave part of the key.
+      const body = this.redact(await response.text());
       return outcomeOfResponse(response.status, body);
     } catch (error) {
       return { kind: 'transient', reason: describeFetchError(error, timeoutMs) };
