@@ -60,6 +60,10 @@ const NO_SHOW_SWEEP_MS = 15 * 60_000;
 export async function createApp(config: Config, options: AppOptions = {}) {
   const logger = options.logger ?? createLogger(config.LOG_LEVEL);
   const clock = options.clock ?? systemClock;
+  const catalogue = Catalogue.load(FLOWS_DIR);
+  // A provider bound by DLT sends only on registered templates: the book is checked against the
+  // catalogue before any connection opens, so a refusal leaves nothing behind.
+  const templates = config.DLT_TEMPLATES && config.channels.some((channel) => channel.handler.needsTemplates) ? loadTemplateBook(config.DLT_TEMPLATES, catalogue) : undefined;
   await ensureDatabase(config.DATABASE_URL);
   const db: Db = createDb(config.DATABASE_URL);
   await migrateLatest(db);
@@ -71,7 +75,6 @@ export async function createApp(config: Config, options: AppOptions = {}) {
   logRedisErrors(bullConnection, 'queue-connection', logger);
   const codes = new CodeVault(config.CODE_SECRET);
   const sessions = new SealedStore(redis, new Sealer(deriveKey(config.CODE_SECRET, 'session-seal')));
-  const catalogue = Catalogue.load(FLOWS_DIR);
   const rules = { ...DEFAULT_BOOKING_RULES, daysAhead: config.BOOKING_DAYS_AHEAD, minAge: config.PROGRAMME_MIN_AGE, doseIntervalDays: config.DOSE_INTERVAL_DAYS };
   const booking = new BookingService(db, codes, clock, rules);
   const outbound = new OutboundService(db, codes);
@@ -111,8 +114,6 @@ export async function createApp(config: Config, options: AppOptions = {}) {
     production: config.NODE_ENV === 'production',
   });
   const certificates = new CertificateService(db, signer, clock, { publicBaseUrl: config.PUBLIC_BASE_URL });
-  // A provider bound by DLT sends only on registered templates: the book is checked against the catalogue before anything starts.
-  const templates = config.DLT_TEMPLATES && config.channels.some((channel) => channel.handler.needsTemplates) ? loadTemplateBook(config.DLT_TEMPLATES, catalogue) : undefined;
   const senderContext = { db, publicBaseUrl: config.PUBLIC_BASE_URL, webhookSecret: config.WEBHOOK_SECRET, templates };
   const router = new SmsRouter(config.routes);
   /** One sender and one queue per provider a route sends through. */

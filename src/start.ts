@@ -22,7 +22,9 @@ export async function start(mode: Mode): Promise<void> {
   }
 
   const app = await createApp(config, { logger }).catch((error: Error) => {
-    logger.fatal({ err: error }, `cannot start: ${hint(error)}`);
+    // A configuration file that does not hold up (the DLT template book) reads like a bad variable.
+    if (error instanceof ConfigError) process.stderr.write(`${error.message}\n`);
+    else logger.fatal({ err: error }, `cannot start: ${hint(error)}`);
     process.exit(1);
   });
   // Handled from here on: a SIGTERM while the worker is still starting (the port already answers) stops cleanly too.
