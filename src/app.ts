@@ -6,7 +6,7 @@ import { loadTemplateBook } from './channels/dlt';
 import { CHANNELS } from './channels/registry';
 import { SmsRouter } from './channels/routing';
 import type { SmsSender } from './contracts/messages';
-import type { Config } from './config';
+import { ConfigError, type Config } from './config';
 import { createDb, ensureDatabase, migrateLatest, type Db } from './db/knex';
 import { citizenBindings } from './dialogue/bindings/citizen';
 import { smsBindings } from './dialogue/bindings/sms';
@@ -72,6 +72,7 @@ export async function createApp(config: Config, options: AppOptions = {}) {
   const codes = new CodeVault(config.CODE_SECRET);
   const sessions = new SealedStore(redis, new Sealer(deriveKey(config.CODE_SECRET, 'session-seal')));
   const catalogue = Catalogue.load(FLOWS_DIR);
+  refuseClippedSite(config.PUBLIC_BASE_URL, catalogue);
   const rules = { ...DEFAULT_BOOKING_RULES, daysAhead: config.BOOKING_DAYS_AHEAD, minAge: config.PROGRAMME_MIN_AGE, doseIntervalDays: config.DOSE_INTERVAL_DAYS };
   const booking = new BookingService(db, codes, clock, rules);
   const outbound = new OutboundService(db, codes);
@@ -126,6 +127,9 @@ export async function createApp(config: Config, options: AppOptions = {}) {
     }),
   }));
   const smsQueues = new Map(smsLanes.map((lane) => [lane.sender.name, lane.queue]));
+  const templatedProviders = new Set(config.channels.filter((channel) => channel.handler.needsTemplates).map((channel) => channel.handler.name));
+  /** A composed conversation screen is no registered template: where the route needs one, SMS conversations are not offered. */
+  const conversesBySms = (phone: string) => !templatedProviders.has(router.providerFor(phone));
   /** The queue that sends to this number. */
   const smsQueueFor = (phone: string) => smsQueues.get(router.providerFor(phone))!;
   const metrics = createMetrics(async () => {
@@ -168,7 +172,7 @@ export async function createApp(config: Config, options: AppOptions = {}) {
     inbox,
     booking,
     redis,
-    { keyPrefix: config.REDIS_PREFIX, ttlSeconds: SMS_CONVERSATION_TTL_SECONDS, serviceCode: config.USSD_SERVICE_CODE, store: sessions },
+    { keyPrefix: config.REDIS_PREFIX, ttlSeconds: SMS_CONVERSATION_TTL_SECONDS, serviceCode: config.USSD_SERVICE_CODE, store: sessions, conversesBySms },
     () => clock.now(),
   );
   const inboundSms = routeInboundSms(inbox, smsDialogue);
@@ -293,6 +297,18 @@ export async function createApp(config: Config, options: AppOptions = {}) {
       await db.destroy();
     },
   };
+}
+
+/**
+ * The certificate SMS carries PUBLIC_BASE_URL as its {site}, which params.json caps (a DLT {#var#}
+ * holds 30 characters): a longer one would be cut and the link would lead nowhere.
+ */
+function refuseClippedSite(publicBaseUrl: string, catalogue: Catalogue): void {
+  const site = publicBaseUrl.replace(/\/+$/, '');
+  const most = catalogue.params.site?.maxLength;
+  if (most !== undefined && [...site].length > most) {
+    throw new ConfigError([`PUBLIC_BASE_URL ${site} is ${[...site].length} characters; the certificate SMS carries it whole in at most ${most} (a DLT template variable holds 30)`]);
+  }
 }
 
 export type App = Awaited<ReturnType<typeof createApp>>;
