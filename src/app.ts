@@ -60,6 +60,8 @@ const NO_SHOW_SWEEP_MS = 15 * 60_000;
 export async function createApp(config: Config, options: AppOptions = {}) {
   const logger = options.logger ?? createLogger(config.LOG_LEVEL);
   const clock = options.clock ?? systemClock;
+  const catalogue = Catalogue.load(FLOWS_DIR);
+  refuseClippedSite(config.PUBLIC_BASE_URL, catalogue);
   await ensureDatabase(config.DATABASE_URL);
   const db: Db = createDb(config.DATABASE_URL);
   await migrateLatest(db);
@@ -71,8 +73,6 @@ export async function createApp(config: Config, options: AppOptions = {}) {
   logRedisErrors(bullConnection, 'queue-connection', logger);
   const codes = new CodeVault(config.CODE_SECRET);
   const sessions = new SealedStore(redis, new Sealer(deriveKey(config.CODE_SECRET, 'session-seal')));
-  const catalogue = Catalogue.load(FLOWS_DIR);
-  refuseClippedSite(config.PUBLIC_BASE_URL, catalogue);
   const rules = { ...DEFAULT_BOOKING_RULES, daysAhead: config.BOOKING_DAYS_AHEAD, minAge: config.PROGRAMME_MIN_AGE, doseIntervalDays: config.DOSE_INTERVAL_DAYS };
   const booking = new BookingService(db, codes, clock, rules);
   const outbound = new OutboundService(db, codes);
