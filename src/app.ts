@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import { join } from 'node:path';
 import type { Worker } from 'bullmq';
 import Redis from 'ioredis';
-import { loadTemplateBook } from './channels/dlt';
+import { deploymentValues, loadTemplateBook } from './channels/dlt';
 import { CHANNELS } from './channels/registry';
 import { SmsRouter } from './channels/routing';
 import type { SmsSender } from './contracts/messages';
@@ -63,7 +63,8 @@ export async function createApp(config: Config, options: AppOptions = {}) {
   const catalogue = Catalogue.load(FLOWS_DIR);
   // A provider bound by DLT sends only on registered templates: the book is checked against the
   // catalogue before any connection opens, so a refusal leaves nothing behind.
-  const templates = config.DLT_TEMPLATES && config.channels.some((channel) => channel.handler.needsTemplates) ? loadTemplateBook(config.DLT_TEMPLATES, catalogue) : undefined;
+  const dltBound = config.channels.some((channel) => channel.handler.needsTemplates);
+  const templates = dltBound && config.DLT_TEMPLATES ? loadTemplateBook(config.DLT_TEMPLATES, catalogue, deploymentValues(config.PUBLIC_BASE_URL)) : undefined;
   await ensureDatabase(config.DATABASE_URL);
   const db: Db = createDb(config.DATABASE_URL);
   await migrateLatest(db);
@@ -127,6 +128,9 @@ export async function createApp(config: Config, options: AppOptions = {}) {
     }),
   }));
   const smsQueues = new Map(smsLanes.map((lane) => [lane.sender.name, lane.queue]));
+  const templatedProviders = new Set(config.channels.filter((channel) => channel.handler.needsTemplates).map((channel) => channel.handler.name));
+  /** A composed conversation screen is no registered template: where the route needs one, SMS conversations are not offered. */
+  const conversesBySms = (phone: string) => !templatedProviders.has(router.providerFor(phone));
   /** The queue that sends to this number. */
   const smsQueueFor = (phone: string) => smsQueues.get(router.providerFor(phone))!;
   const metrics = createMetrics(async () => {
@@ -169,7 +173,7 @@ export async function createApp(config: Config, options: AppOptions = {}) {
     inbox,
     booking,
     redis,
-    { keyPrefix: config.REDIS_PREFIX, ttlSeconds: SMS_CONVERSATION_TTL_SECONDS, serviceCode: config.USSD_SERVICE_CODE, store: sessions },
+    { keyPrefix: config.REDIS_PREFIX, ttlSeconds: SMS_CONVERSATION_TTL_SECONDS, serviceCode: config.USSD_SERVICE_CODE, store: sessions, conversesBySms },
     () => clock.now(),
   );
   const inboundSms = routeInboundSms(inbox, smsDialogue);

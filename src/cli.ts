@@ -1,6 +1,10 @@
+import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
-import { loadConfig } from './config';
+import { checkTemplateBook, deploymentValues, exampleTemplateFile, readTemplateFile } from './channels/dlt';
+import { ConfigError, loadConfig } from './config';
+import { TEMPLATED_SMS_KEYS } from './contracts/templates';
 import { createDb, type Db } from './db/knex';
+import { Catalogue } from './dialogue/catalogue';
 import { systemClock } from './domain/clock';
 import { generateSigningKey } from './domain/certificates';
 import { CodeVault } from './domain/codes';
@@ -58,6 +62,13 @@ function withProgramme(work: (programme: ProgrammeService) => Promise<void>): Pr
     work(new ProgrammeService(db, { defaultTimezone: config.TIMEZONE, defaultCountry: config.DEFAULT_COUNTRY, vaccines: Object.keys(config.DOSE_INTERVAL_DAYS) })),
   );
 }
+
+const FLOWS_DIR = join(__dirname, '..', 'flows');
+/** The site certificate links start with, as the server would use it ({site} in the certificate SMS). */
+const publicBaseUrl = () => process.env.PUBLIC_BASE_URL || `http://localhost:${process.env.PORT || 3000}`;
+
+/** The book `dlt:check` reads when neither an argument nor DLT_TEMPLATES names one. */
+export const EXAMPLE_TEMPLATE_BOOK = join(__dirname, '..', 'deploy', 'dlt-templates.example.json');
 
 /** One row of `appointments:find`: the session and centre inline, so the table stays flat. */
 function flatAppointment(a: AppointmentRecord) {
@@ -191,6 +202,31 @@ export function buildCli(): Command {
       console.log(JSON.stringify([publicJwk]));
     });
 
+  program
+    .command('dlt:templates')
+    .description('print the DLT template book to register (every SMS key, every language), texts exactly as the catalogue writes them')
+    .action(() => {
+      const catalogue = Catalogue.load(FLOWS_DIR);
+      const book = exampleTemplateFile(catalogue);
+      console.log(JSON.stringify(book, null, 2));
+      // What the catalogue itself gets wrong (a value longer than a {#var#}) no registration can mend.
+      const problems = checkTemplateBook(book, catalogue, TEMPLATED_SMS_KEYS, catalogue.languages(), deploymentValues(publicBaseUrl()));
+      if (problems.length) throw new ConfigError(problems);
+    });
+
+  program
+    .command('dlt:check')
+    .description('check a DLT template book against the catalogue, as start-up does')
+    .argument('[file]', 'the book (default: DLT_TEMPLATES, else deploy/dlt-templates.example.json)')
+    .action((file?: string) => {
+      const path = file ?? (process.env.DLT_TEMPLATES || EXAMPLE_TEMPLATE_BOOK);
+      const catalogue = Catalogue.load(FLOWS_DIR);
+      const languages = catalogue.languages();
+      const problems = checkTemplateBook(readTemplateFile(path), catalogue, TEMPLATED_SMS_KEYS, languages, deploymentValues(publicBaseUrl()));
+      if (problems.length) throw new ConfigError(problems.map((problem) => `${path}: ${problem}`));
+      console.log(`ok: ${path} registers all ${TEMPLATED_SMS_KEYS.length} SMS keys in ${languages.join(', ')} as the catalogue writes them`);
+    });
+
   return program;
 }
 
@@ -199,7 +235,8 @@ async function main(argv: string[]): Promise<void> {
     await buildCli().parseAsync(argv);
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
-    console.error(error instanceof ProgrammeError ? `${error.kind}: ${message}` : `error: ${message}`);
+    if (error instanceof ConfigError) for (const problem of error.problems) console.error(`error: ${problem}`);
+    else console.error(error instanceof ProgrammeError ? `${error.kind}: ${message}` : `error: ${message}`);
     process.exitCode = 1;
   }
 }

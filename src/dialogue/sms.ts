@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type Redis from 'ioredis';
+import { CONVERSATION_SCREEN_KEY } from '../contracts/templates';
 import type { SealedStore } from './sealed-store';
 import type { BookingService } from '../domain/booking';
 import { shortDay } from '../domain/dates';
-import { isVaccinatorCommand, keywordLanguage, parseSmsCommand, type PendingSms, type Processing, type Reply, type SmsInbox } from '../domain/sms-inbox';
+import { isVaccinatorCommand, keywordLanguage, parseSmsCommand, type PendingSms, type Processing, type Reply, type SmsCommand, type SmsInbox } from '../domain/sms-inbox';
 import type { Catalogue } from './catalogue';
 import { fitsScreen, type ScreenLimits } from './encoding';
 import type { DialogueContext, DialogueEngine, DialogueSession, Screen, Vars } from './engine';
@@ -21,7 +22,7 @@ export const SMS_SCREEN_LIMITS: ScreenLimits = { gsm7: 306, ucs2: 134 };
 /** A conversation waits this long for the next SMS: typing an SMS takes longer than a USSD answer. */
 export const SMS_CONVERSATION_TTL_SECONDS = 1800;
 /** The catalogue key that carries a text already written (a conversation screen, a status list). */
-export const SMS_SCREEN_TEMPLATE = 'sms.screen';
+export const SMS_SCREEN_TEMPLATE = CONVERSATION_SCREEN_KEY;
 
 /** SMS flows (flows/sms_*.flow.json) run on the SMS engine; every other flow on the USSD engine. */
 export function isSmsFlow(flowId: string): boolean {
@@ -39,6 +40,13 @@ export interface SmsDialogueOptions {
   serviceCode: string;
   /** Where conversations are kept, sealed: an answer may be a name or a photo-ID number. */
   store: SealedStore;
+  /**
+   * Whether SMS conversations (REGISTER, BOOK, CODE, STATUS: replies written as sms.screen) are
+   * offered to this mobile. Not where its route sends only registered templates (India's DLT): no
+   * template can carry a composed screen, so the mobile is sent to USSD (sms.use_ussd). Always yes
+   * when left out.
+   */
+  conversesBySms?: (phone: string) => boolean;
 }
 
 /** Kept per mobile between messages. */
@@ -89,6 +97,7 @@ export class SmsDialogue {
   private async answer(message: PendingSms, conversation: DialogueSession | null): Promise<Answer> {
     const command = parseSmsCommand(message.text);
     const ctx = this.context(message, message.language);
+    if (!this.conversesBySms(message.phone)) return finished(await this.templatedAnswer(message, command));
     switch (command.kind) {
       case 'answer':
         if (!conversation) return finished([await this.help(message.phone)]);
@@ -108,6 +117,19 @@ export class SmsDialogue {
       case 'vax_usage':
         return finished([await this.help(message.phone)]);
     }
+  }
+
+  private conversesBySms(phone: string): boolean {
+    return this.options.conversesBySms?.(phone) ?? true;
+  }
+
+  /**
+   * On a route of registered templates: CANCEL as everywhere (its replies are templates); every
+   * other command, HELP and any text are pointed to USSD, which does all a conversation would.
+   */
+  private async templatedAnswer(message: PendingSms, command: SmsCommand): Promise<Reply[]> {
+    if (command.kind === 'cancel') return this.cancel(message.phone, command.reference);
+    return [{ template: 'sms.use_ussd', params: { serviceCode: this.options.serviceCode } }];
   }
 
   /**

@@ -335,7 +335,7 @@ export class CertificateService {
         phone: facts.phone,
         language: facts.language,
         template: 'sms.vaccinated',
-        params: { memberName: facts.name, dose: facts.dose, link: this.link(row.id) },
+        params: { memberName: facts.name, dose: facts.dose, site: this.site(), certificate: row.id },
         dedupeKey: `confirm-${row.id}`,
       });
       return { kind: 'issued', certificate } as const;
@@ -362,7 +362,12 @@ export class CertificateService {
 
   /** The page the confirmation SMS links to. */
   link(id: string): string {
-    return `${this.options.publicBaseUrl.replace(/\/+$/, '')}/c/${id}`;
+    return `${this.site()}/c/${id}`;
+  }
+
+  /** The link's site and its id travel as two values: a DLT template's {#var#} holds 30 characters, the whole link 37 or more. */
+  private site(): string {
+    return this.options.publicBaseUrl.replace(/\/+$/, '');
   }
 
   private async sign(id: string, facts: VaccinationFacts): Promise<IssuedCertificate> {

@@ -266,7 +266,8 @@ describe('CertificateService', () => {
     expect(sms).toHaveLength(1);
     expect(sms[0]).toMatchObject({ language: 'hi', dedupe_key: `confirm-${id}`, params: { memberName: NAME, dose: 1 } });
     expect(sms[0].phone).toMatch(/^\+9198765/);
-    expect(sms[0].params.link).toBe(`${BASE_URL}/c/${id}`);
+    // Two values, each within a DLT {#var#}; the catalogue joins them as {site}/c/{certificate}.
+    expect(sms[0].params).toMatchObject({ site: BASE_URL, certificate: id });
   });
 
   test('issuing again changes nothing and sends no second SMS', async () => {

@@ -2,7 +2,9 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createApp } from '../../src/app';
 import { matchesTemplate } from '../../src/channels/dlt';
+import { loadConfig } from '../../src/config';
 import { startFakeExotel, type FakeExotel } from '../fakes/fake-exotel';
 import { eventually, startTestApp, TEST_WEBHOOK_SECRET, type TestApp } from '../support/app';
 import { pan, registration, seedCentre } from '../support/programme';
@@ -120,6 +122,18 @@ describe('SMS_ROUTES=+91=exotel,*=africastalking: a booking from India and one f
 });
 
 describe('a DLT template book that does not match the catalogue', () => {
+  it('refuses a PUBLIC_BASE_URL longer than the {#var#} the certificate SMS carries it in, naming the key', async () => {
+    const exotel = await startFakeExotel(ACCOUNT);
+    try {
+      const site = 'https://certificates.tika.example.org';
+      const env = { ...exotelEnv(exotel), NODE_ENV: 'test', WEBHOOK_SECRET: TEST_WEBHOOK_SECRET, ADMIN_TOKEN: 'test-admin-token-0123456789', CODE_SECRET: 'test-code-secret-0123456789abcdef0123456789', PUBLIC_BASE_URL: site };
+      // Refused before it connects to anything: nothing is left open.
+      await expect(createApp(loadConfig(env))).rejects.toThrow(/sms\.vaccinated \(en\): \{site\} can be 37 characters/);
+    } finally {
+      await exotel.close();
+    }
+  });
+
   it('refuses to start, naming the key, before any connection opens', () => {
     const changed = exampleBook();
     changed['sms.booking_code']!.en!.text = changed['sms.booking_code']!.en!.text.replace('Tell only the vaccinator', 'Tell nobody');
