@@ -2,7 +2,10 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { checkTemplateBook, loadTemplateBook, matchesTemplate, readTemplateFile, type TemplateFile } from '../../src/channels/dlt';
+import { checkTemplateBook, deploymentValues, loadTemplateBook, matchesTemplate, readTemplateFile, type TemplateFile } from '../../src/channels/dlt';
+
+/** The certificate link's site as a deployment fixes it: its real length is what a {#var#} must hold. */
+const SITE = deploymentValues('https://tika.example.org/');
 import { ConfigError } from '../../src/config';
 import { SMS_KEYS_SENT, TEMPLATED_SMS_KEYS } from '../../src/contracts/templates';
 import { Catalogue } from '../../src/dialogue/catalogue';
@@ -71,7 +74,7 @@ describe('checkTemplateBook', () => {
   ];
 
   test.each(rows)('$label', ({ book, keys, problems }) => {
-    const found = checkTemplateBook(book, catalogue, keys ?? TEMPLATED_SMS_KEYS, LANGUAGES);
+    const found = checkTemplateBook(book, catalogue, keys ?? TEMPLATED_SMS_KEYS, LANGUAGES, SITE);
     expect(found).toHaveLength(problems.length);
     problems.forEach((problem, i) => expect(found[i]).toEqual(typeof problem === 'string' ? problem : expect.stringMatching(problem)));
   });
@@ -86,17 +89,17 @@ describe('checkTemplateBook', () => {
   });
 
   test('the conversation screen is the one key sent that no template can carry', () => {
-    expect(checkTemplateBook(example(), catalogue, [SMS_SCREEN_TEMPLATE], LANGUAGES)).toEqual(
+    expect(checkTemplateBook(example(), catalogue, [SMS_SCREEN_TEMPLATE], LANGUAGES, SITE)).toEqual(
       LANGUAGES.flatMap((language) => [`sms.screen (${language}): {screen} can be 306 characters, a {#var#} holds at most 30`, `sms.screen (${language}): no template`]),
     );
     expect(TEMPLATED_SMS_KEYS).not.toContain(SMS_SCREEN_TEMPLATE);
   });
 
   test('every templated SMS, rendered at its longest, is one its registered template allows', () => {
-    const book = loadTemplateBook(EXAMPLE, catalogue);
+    const book = loadTemplateBook(EXAMPLE, catalogue, SITE);
     for (const key of TEMPLATED_SMS_KEYS) {
       for (const language of LANGUAGES) {
-        const worst = Object.fromEntries(catalogue.placeholders(language, key).map((name) => [name, catalogue.worstValue(name)]));
+        const worst = Object.fromEntries(catalogue.placeholders(language, key).map((name) => [name, SITE[name] ?? catalogue.worstValue(name)]));
         const text = catalogue.renderSms(language, key, worst);
         expect({ key, language, allowed: matchesTemplate(book.find(key, language)!.text, text) }).toEqual({ key, language, allowed: true });
       }
@@ -118,7 +121,7 @@ describe('loadTemplateBook', () => {
     const path = content === undefined ? join(scratch, 'absent.json') : writeBook(`${label.replace(/\W+/g, '-')}.json`, content);
     let error: unknown;
     try {
-      loadTemplateBook(path, catalogue);
+      loadTemplateBook(path, catalogue, SITE);
     } catch (e) {
       error = e;
     }
@@ -129,9 +132,9 @@ describe('loadTemplateBook', () => {
 
   test('names every problem at once', () => {
     const path = writeBook('two-wrong.json', changed((book) => (delete book['sms.help'], (book['sms.vaccinated']!.hi!.text += '.'))));
-    expect(() => loadTemplateBook(path, catalogue)).toThrow(ConfigError);
+    expect(() => loadTemplateBook(path, catalogue, SITE)).toThrow(ConfigError);
     try {
-      loadTemplateBook(path, catalogue);
+      loadTemplateBook(path, catalogue, SITE);
     } catch (error) {
       expect((error as ConfigError).problems).toEqual([
         expect.stringContaining('sms.vaccinated (hi): template'),
@@ -142,7 +145,7 @@ describe('loadTemplateBook', () => {
   });
 
   test('finds each registered template by key and language', () => {
-    const book = loadTemplateBook(EXAMPLE, catalogue);
+    const book = loadTemplateBook(EXAMPLE, catalogue, SITE);
     expect(book.find('sms.booking_code', 'hi')).toEqual(example()['sms.booking_code']!.hi);
     expect(book.find('sms.screen', 'en')).toBeUndefined();
     expect(readTemplateFile(EXAMPLE)).toEqual(example());

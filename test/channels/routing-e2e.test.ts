@@ -6,7 +6,7 @@ import { createApp } from '../../src/app';
 import { matchesTemplate } from '../../src/channels/dlt';
 import { loadConfig } from '../../src/config';
 import { startFakeExotel, type FakeExotel } from '../fakes/fake-exotel';
-import { eventually, startTestApp, TEST_WEBHOOK_SECRET, type TestApp } from '../support/app';
+import { eventually, startTestApp, TEST_API_KEY, TEST_WEBHOOK_SECRET, type TestApp } from '../support/app';
 import { pan, registration, seedCentre } from '../support/programme';
 
 /**
@@ -35,6 +35,7 @@ const exotelEnv = (exotel: FakeExotel, book = EXAMPLE_BOOK): Record<string, stri
   EXOTEL_BASE_URL: exotel.url,
   EXOTEL_TIMEOUT_MS: '1000',
   DLT_TEMPLATES: book,
+  AT_API_KEY: TEST_API_KEY,
 });
 
 describe('SMS_ROUTES=+91=exotel,*=africastalking: a booking from India and one from Kenya', () => {
