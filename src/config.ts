@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { ChannelHandler } from './channels/handler';
+import { ConfigError } from './config-error';
 import { CHANNEL_NAMES, CHANNELS, channelNamed } from './channels/registry';
 import { parseRoutes, type Route } from './channels/routing';
 import { parsePublicJwks } from './domain/certificates';
@@ -121,6 +122,8 @@ const schema = z
   })
   .transform((env) => ({ ...env, PUBLIC_BASE_URL: env.PUBLIC_BASE_URL ?? `http://localhost:${env.PORT}` }));
 
+export { ConfigError };
+
 type RawEnv = Record<string, string | undefined>;
 
 function isDevelopment(env: RawEnv): boolean {
@@ -223,13 +226,6 @@ export type Config = Omit<ParsedEnv, SecretName> & Record<SecretName, string> & 
   /** NODE_ENV development or test with the sandbox provider: published secrets and /dev pages allowed. */
   developmentSandbox: boolean;
 };
-
-export class ConfigError extends Error {
-  constructor(readonly problems: string[]) {
-    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
-    this.name = 'ConfigError';
-  }
-}
 
 /** Reads and validates configuration; throws ConfigError naming every bad variable. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {

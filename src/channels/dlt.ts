@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { ConfigError } from '../config';
+import { ConfigError } from '../config-error';
 import { TEMPLATED_SMS_KEYS, type RegisteredTemplate, type TemplateBook } from '../contracts/templates';
 import type { Catalogue } from '../dialogue/catalogue';
 

@@ -141,6 +141,8 @@ describe("one queue per provider: Africa's Talking's trouble does not hold the s
     await t.at.waitForSent(1);
     expect(t.sentTo(KENYAN)).toHaveLength(1);
     expect(t.sentTo(INDIAN)).toEqual([]);
+    // The fake has answered; the worker records the outcome a moment later.
+    await eventually('the Kenyan row to be recorded as sent', async () => ((await rowOf(t.app, kenyan!))?.status === 'sent' ? true : undefined));
     expect(await rowOf(t.app, kenyan!)).toMatchObject({ status: 'sent', provider: 'africastalking' });
     await eventually('the Indian row to be recorded as sent by the sandbox', async () => ((await rowOf(t.app, indian!))?.status === 'sent' ? true : undefined));
     expect(await rowOf(t.app, indian!)).toMatchObject({ status: 'sent', provider: 'sandbox', provider_message_id: expect.stringMatching(/^SBXid_/) });
