@@ -43,7 +43,7 @@ async function recordDose(phone: string, memberId: number, vaccine: string, dose
   // Its code and certificate SMS are out before anything else is asked, so they are never taken for a reply.
   await eventually('the code and certificate SMS', async () =>
     t.at.sent.some((s) => s.to === phone && s.message.includes(`(dose ${dose})`)) && t.at.sent.filter((s) => s.to === phone && /security code is/.test(s.message)).length >= dose ? true : undefined,
-    15_000,
+    25_000, // a wait, not a timing: on 2 busy cores (a neighbour suite spawning processes) the two SMS took over 15 s
   );
 }
 
