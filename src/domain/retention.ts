@@ -98,7 +98,7 @@ export async function purgeExpired(db: Db, now: Date, periods: RetentionPeriods,
     const result: RetentionResult = { name: rule.name, action: rule.blank ? 'blanked' : 'deleted', olderThanDays: days, rows: 0, batches: 0 };
     results.push(result);
     if (options.dryRun) {
-      result.rows = await countDue(db, rule, cutoff);
+      result.rows = await countDue(db, rule, cutoff, deletedBefore(rule, periods, now));
       result.batches = Math.ceil(result.rows / options.batchSize);
       continue;
     }
@@ -138,8 +138,17 @@ async function purgeBatch(db: Db, rule: RetentionRule, cutoff: Date, limit: numb
   return result.rowCount ?? 0;
 }
 
-async function countDue(db: Db, rule: RetentionRule, cutoff: Date): Promise<number> {
-  const { rows } = (await db.raw(`SELECT count(*)::int AS due FROM ${rule.table} WHERE ${dueCondition(rule)}`, [cutoff])) as { rows: { due: number }[] };
+/** Rows an earlier rule deletes from the same table (a real run would not find them to blank). */
+function deletedBefore(rule: RetentionRule, periods: RetentionPeriods, now: Date): { rule: RetentionRule; cutoff: Date }[] {
+  return RULES.slice(0, RULES.indexOf(rule))
+    .filter((earlier) => earlier.table === rule.table && !earlier.blank)
+    .map((earlier) => ({ rule: earlier, cutoff: new Date(now.getTime() - periods[earlier.period] * DAY_MS) }));
+}
+
+async function countDue(db: Db, rule: RetentionRule, cutoff: Date, deleted: { rule: RetentionRule; cutoff: Date }[]): Promise<number> {
+  const conditions = [dueCondition(rule), ...deleted.map((earlier) => `NOT (${dueCondition(earlier.rule)})`)];
+  const bindings = [cutoff, ...deleted.map((earlier) => earlier.cutoff)];
+  const { rows } = (await db.raw(`SELECT count(*)::int AS due FROM ${rule.table} WHERE ${conditions.join(' AND ')}`, bindings)) as { rows: { due: number }[] };
   return rows[0]!.due;
 }
 
