@@ -18,7 +18,7 @@ export const DEFAULT_RETENTION: RetentionPeriods = { messageDays: 30, ussdEventD
 
 /** The shortest period each may be given, and the rule that needs it (said to the operator who sets less). */
 export const RETENTION_MINIMUMS: Record<keyof RetentionPeriods, { days: number; why: string }> = {
-  messageDays: { days: 1, why: 'a day of messages stays readable while support answers the day’s complaints' },
+  messageDays: { days: 1, why: 'a day of messages stays readable while support answers complaints of the day' },
   ussdEventDays: { days: 2, why: 'the daily report reads the whole previous day of USSD sessions' },
   auditDays: { days: 1, why: 'the code-guessing budgets count wrong codes over the last 24 hours (see "Guessing the code")' },
   taskDays: { days: 1, why: 'a finished task stays visible as long as the task queue keeps its job (24 hours)' },
