@@ -25,6 +25,7 @@ import { CertificateService, CertificateSigner } from './domain/certificates';
 import { OutboundService } from './domain/outbound';
 import { markTaskDone, relayTaskBatch, requeueLostJobs, requeueStuck } from './domain/outbox';
 import { ProgrammeService } from './domain/programme';
+import { purgeExpired, retentionPeriods, retentionCounts } from './domain/retention';
 import { SmsInbox } from './domain/sms-inbox';
 import { VaccinationService } from './domain/vaccination';
 import { adminRouter } from './http/admin';
@@ -52,6 +53,9 @@ export interface AppOptions {
 
 /** How often the no-show sweep runs: a session day's end is caught within this time. */
 const NO_SHOW_SWEEP_MS = 15 * 60_000;
+/** How often the retention purge runs; one run stops starting batches after RETENTION_BUDGET_MS. */
+const RETENTION_SWEEP_MS = 60 * 60_000;
+const RETENTION_BUDGET_MS = 5 * 60_000;
 
 /**
  * The composition root: builds every part from the configuration. The web server and the worker
@@ -224,6 +228,11 @@ export async function createApp(config: Config, options: AppOptions = {}) {
     }),
     stuck: await requeueStuck(db, clock.now(), config.OUTBOX_STUCK_AFTER_MS),
   });
+  /** Counts only reach the log ('task done'): never a body or a phone number. */
+  const purgeRetention = async () => {
+    const report = await purgeExpired(db, clock.now(), retentionPeriods(config), { batchSize: config.RETENTION_BATCH_SIZE, budgetMs: RETENTION_BUDGET_MS });
+    return { complete: report.complete, ...retentionCounts(report) };
+  };
 
   return {
     config,
@@ -269,12 +278,13 @@ export async function createApp(config: Config, options: AppOptions = {}) {
           issue_certificate: async (payload) => (await certificates.issue(String(payload.certificateId))).kind,
           mark_no_shows: () => vaccination.markNoShows(),
           requeue_stuck: sweepOutbox,
+          purge_retention: purgeRetention,
         },
         { logger, markDone: (taskId) => markTaskDone(db, taskId) },
         { prefix: config.REDIS_PREFIX, concurrency: 8, lockMs: config.QUEUE_LOCK_MS },
       );
       await taskWorker.waitUntilReady();
-      stopScheduling = await keepScheduled(taskQueue, bullConnection, { mark_no_shows: NO_SHOW_SWEEP_MS, requeue_stuck: config.OUTBOX_SWEEP_MS }, logger);
+      stopScheduling = await keepScheduled(taskQueue, bullConnection, { mark_no_shows: NO_SHOW_SWEEP_MS, requeue_stuck: config.OUTBOX_SWEEP_MS, purge_retention: RETENTION_SWEEP_MS }, logger);
       workers = smsLanes.map((lane) =>
         startSmsWorker(
           bullConnection,

@@ -3,12 +3,13 @@ import { Command, InvalidArgumentError } from 'commander';
 import { checkTemplateBook, deploymentValues, exampleTemplateFile, readTemplateFile } from './channels/dlt';
 import { ConfigError, loadConfig } from './config';
 import { TEMPLATED_SMS_KEYS } from './contracts/templates';
-import { createDb, type Db } from './db/knex';
+import { createDb, pendingMigrations, type Db } from './db/knex';
 import { Catalogue } from './dialogue/catalogue';
 import { systemClock } from './domain/clock';
 import { generateSigningKey } from './domain/certificates';
 import { CodeVault } from './domain/codes';
 import { ProgrammeError, ProgrammeService, type AppointmentRecord } from './domain/programme';
+import { purgeExpired, retentionPeriods } from './domain/retention';
 import { VaccinationService } from './domain/vaccination';
 
 /** Operator CLI: `tsx src/cli.ts <command>`. Talks to DATABASE_URL through ProgrammeService. */
@@ -226,6 +227,25 @@ export function buildCli(): Command {
       if (problems.length) throw new ConfigError(problems.map((problem) => `${path}: ${problem}`));
       console.log(`ok: ${path} registers all ${TEMPLATED_SMS_KEYS.length} SMS keys in ${languages.join(', ')} as the catalogue writes them`);
     });
+
+  program
+    .command('retention:run')
+    .description('blank or delete what is past its retention period now, as the hourly job does (README: Data retention)')
+    .option('--dry-run', 'count what is due, change nothing')
+    .option('--json', 'one JSON object per line')
+    .action((options: { dryRun?: boolean } & OutputOptions) =>
+      withDb(async (db, config) => {
+        // The purge's batches read the indexes of a migration the server applies at start-up.
+        const pending = await pendingMigrations(db);
+        if (pending.length) throw new ConfigError([`the database schema is behind (${pending.join(', ')} not applied): start the server once with this version, then run retention:run again`]);
+        const report = await purgeExpired(db, systemClock.now(), retentionPeriods(config), {
+          batchSize: config.RETENTION_BATCH_SIZE,
+          budgetMs: Number.POSITIVE_INFINITY,
+          dryRun: options.dryRun,
+        });
+        printList(report.results.map((result) => ({ what: result.name, action: options.dryRun ? `would be ${result.action}` : result.action, olderThanDays: result.olderThanDays, rows: result.rows, batches: result.batches })), options);
+      }),
+    );
 
   return program;
 }

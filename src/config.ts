@@ -5,6 +5,7 @@ import { CHANNEL_NAMES, CHANNELS, channelNamed } from './channels/registry';
 import { parseRoutes, type Route } from './channels/routing';
 import { parsePublicJwks } from './domain/certificates';
 import { isTimeZone } from './domain/dates';
+import { DEFAULT_RETENTION, RETENTION_MINIMUMS, type RetentionPeriods } from './domain/retention';
 
 /**
  * Configuration comes only from the environment and is validated once at start-up.
@@ -24,6 +25,16 @@ const PUBLISHED_VALUES = new Set<string>(Object.values(DEV_SECRETS));
 const DISTINCT_SECRETS = [...SECRET_NAMES, ...CHANNELS.flatMap((channel) => channel.secrets)];
 
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+
+/** Days kept; a period shorter than a rule needs is refused with the rule. */
+const retentionDays = (period: keyof RetentionPeriods) => {
+  const minimum = RETENTION_MINIMUMS[period];
+  return z.coerce
+    .number()
+    .int('must be a whole number of days')
+    .min(minimum.days, `must be at least ${minimum.days} day${minimum.days > 1 ? 's' : ''}: ${minimum.why}`)
+    .default(DEFAULT_RETENTION[period]);
+};
 
 const schema = z
   .object({
@@ -118,6 +129,16 @@ const schema = z
         }
       }),
     DATA_DIR: z.string().default('data'),
+    /** Data retention (README "Data retention"): inbound texts, outbound params, sandbox messages and USSD screens, in days. */
+    RETENTION_MESSAGE_DAYS: retentionDays('messageDays'),
+    /** USSD session end notices (phone, network, cost), deleted after this many days. */
+    RETENTION_USSD_EVENTS_DAYS: retentionDays('ussdEventDays'),
+    /** The verification audit (every code attempt and look-up), deleted after this many days. */
+    RETENTION_AUDIT_DAYS: retentionDays('auditDays'),
+    /** Finished outbox tasks (ids only), deleted after this many days. */
+    RETENTION_TASKS_DAYS: retentionDays('taskDays'),
+    /** Rows per purge statement: each batch is its own short transaction. */
+    RETENTION_BATCH_SIZE: positiveInt(5000),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
   .transform((env) => ({ ...env, PUBLIC_BASE_URL: env.PUBLIC_BASE_URL ?? `http://localhost:${env.PORT}` }));

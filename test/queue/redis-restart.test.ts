@@ -28,7 +28,7 @@ describe('a Redis that restarts empty under a running worker', () => {
   const sentTo = (phone: string) => t.at.sent.filter((s) => s.to === phone).length;
 
   it('registers the schedulers again and re-relays, once, an SMS whose job vanished', async () => {
-    expect(await schedulers()).toEqual(['mark_no_shows', 'requeue_stuck']);
+    expect(await schedulers()).toEqual(['mark_no_shows', 'purge_retention', 'requeue_stuck']);
     await redis.kill();
     // Committed and relayed just before Redis died: its job went with Redis. (Marked relayed in the
     // same transaction, so the live relay never holds the row while it waits for Redis.)
@@ -41,7 +41,7 @@ describe('a Redis that restarts empty under a running worker', () => {
     });
     await redis.start();
 
-    await eventually('the schedulers registered again', async () => ((await schedulers()).length === 2 ? true : undefined), 10_000);
+    await eventually('the schedulers registered again', async () => ((await schedulers()).length === 3 ? true : undefined), 10_000);
     await eventually('the stranded SMS sent', async () => (sentTo(phone) > 0 ? true : undefined), 15_000);
     await new Promise((resolve) => setTimeout(resolve, 1500));
     expect(sentTo(phone)).toBe(1);
