@@ -7,7 +7,7 @@ import { CHANNELS } from './channels/registry';
 import { SmsRouter } from './channels/routing';
 import type { SmsSender } from './contracts/messages';
 import type { Config } from './config';
-import { createDb, ensureDatabase, migrateLatest, type Db } from './db/knex';
+import { assertSchemaCurrent, createDb, type Db } from './db/knex';
 import { citizenBindings } from './dialogue/bindings/citizen';
 import { smsBindings } from './dialogue/bindings/sms';
 import { mergeBindings, vaccinatorBindings } from './dialogue/bindings/vaccinator';
@@ -69,9 +69,12 @@ export async function createApp(config: Config, options: AppOptions = {}) {
   // catalogue before any connection opens, so a refusal leaves nothing behind.
   const dltBound = config.channels.some((channel) => channel.handler.needsTemplates);
   const templates = dltBound && config.DLT_TEMPLATES ? loadTemplateBook(config.DLT_TEMPLATES, catalogue, deploymentValues(config.PUBLIC_BASE_URL)) : undefined;
-  await ensureDatabase(config.DATABASE_URL);
-  const db: Db = createDb(config.DATABASE_URL);
-  await migrateLatest(db);
+  const db: Db = createDb(config.DATABASE_URL, { max: config.DB_POOL_MAX });
+  // Migrations are a step of their own (`npm run migrate`), run once per deployment, not by each process.
+  await assertSchemaCurrent(db).catch(async (error: Error) => {
+    await db.destroy();
+    throw error;
+  });
 
   // commandTimeout: a frozen Redis (connection open, no answers) must not hold a USSD hop or /health forever.
   const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 2, lazyConnect: false, commandTimeout: 2000 });

@@ -1,9 +1,9 @@
 import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { checkTemplateBook, deploymentValues, exampleTemplateFile, readTemplateFile } from './channels/dlt';
-import { ConfigError, loadConfig } from './config';
+import { ConfigError, DEFAULT_DATABASE_URL, loadConfig } from './config';
 import { TEMPLATED_SMS_KEYS } from './contracts/templates';
-import { createDb, pendingMigrations, type Db } from './db/knex';
+import { createDb, ensureDatabase, migrateLatest, pendingMigrations, type Db } from './db/knex';
 import { Catalogue } from './dialogue/catalogue';
 import { systemClock } from './domain/clock';
 import { generateSigningKey } from './domain/certificates';
@@ -190,6 +190,22 @@ export function buildCli(): Command {
         console.log(JSON.stringify({ id: result.id, reference: result.reference, unlocked: true }));
       }),
     );
+
+  program
+    .command('migrate')
+    .description('create the database if it is missing and run every migration not yet run (once per deployment, before the processes start)')
+    .action(async () => {
+      // Needs only DATABASE_URL: a migration job holds no provider keys or secrets.
+      const databaseUrl = process.env.DATABASE_URL || DEFAULT_DATABASE_URL;
+      await ensureDatabase(databaseUrl);
+      const db: Db = createDb(databaseUrl, { max: 1 });
+      try {
+        const applied = await migrateLatest(db);
+        console.log(applied.length ? `migrated: ${applied.join(', ')}` : 'migrations: the schema is current');
+      } finally {
+        await db.destroy();
+      }
+    });
 
   program
     .command('keys:generate')

@@ -24,6 +24,8 @@ const PUBLISHED_VALUES = new Set<string>(Object.values(DEV_SECRETS));
 /** No two of these may be equal: one leaked (a callback URL in a telco's logs) must not open another. */
 const DISTINCT_SECRETS = [...SECRET_NAMES, ...CHANNELS.flatMap((channel) => channel.secrets)];
 
+export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/tika';
+
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 
 /** Days kept; a period shorter than a rule needs is refused with the rule. */
@@ -41,7 +43,9 @@ const schema = z
     // Unset means production: development defaults need an explicit NODE_ENV=development or test.
     NODE_ENV: z.enum(['development', 'test', 'production']).default('production'),
     PORT: z.coerce.number().int().min(0).max(65535).default(3000),
-    DATABASE_URL: z.string().url().default('postgres://postgres@127.0.0.1:5432/tika'),
+    DATABASE_URL: z.string().url().default(DEFAULT_DATABASE_URL),
+    /** PostgreSQL connections each process may hold in its pool (a worker holds one more, for LISTEN). */
+    DB_POOL_MAX: positiveInt(10),
     REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
     REDIS_PREFIX: z
       .string()
@@ -144,6 +148,9 @@ const schema = z
   .transform((env) => ({ ...env, PUBLIC_BASE_URL: env.PUBLIC_BASE_URL ?? `http://localhost:${env.PORT}` }));
 
 export { ConfigError };
+
+/** Every variable the schema reads (providers' own variables are in each handler's config). */
+export const CONFIG_VARIABLES = Object.keys(schema.in.shape);
 
 type RawEnv = Record<string, string | undefined>;
 

@@ -1,5 +1,6 @@
 import { createApp, type App } from './app';
 import { ConfigError, loadConfig } from './config';
+import { SchemaBehindError } from './db/knex';
 import { createLogger } from './logger';
 
 type Mode = 'all' | 'web' | 'worker';
@@ -23,7 +24,7 @@ export async function start(mode: Mode): Promise<void> {
 
   const app = await createApp(config, { logger }).catch((error: Error) => {
     // A configuration file that does not hold up (the DLT template book) reads like a bad variable.
-    if (error instanceof ConfigError) process.stderr.write(`${error.message}\n`);
+    if (error instanceof ConfigError || error instanceof SchemaBehindError) process.stderr.write(`${error.message}\n`);
     else logger.fatal({ err: error }, `cannot start: ${hint(error)}`);
     process.exit(1);
   });

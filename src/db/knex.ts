@@ -59,3 +59,24 @@ export async function pendingMigrations(db: Db): Promise<string[]> {
   const [, pending] = (await db.migrate.list({ migrationSource })) as [unknown, string[]];
   return pending;
 }
+
+/** The database this code would run on is not ready: it is missing, or migrations have not run. */
+export class SchemaBehindError extends Error {
+  constructor(readonly pending: string[], databaseMissing = false) {
+    const what = databaseMissing
+      ? 'the database does not exist yet'
+      : `the database schema is behind this code: ${pending.length} migration${pending.length === 1 ? '' : 's'} not run (${pending.join(', ')})`;
+    super(`Cannot start: ${what}.\nRun the migrations first, as a step of their own: npm run migrate (or tika migrate; in the image: node dist/src/cli.js migrate).`);
+    this.name = 'SchemaBehindError';
+  }
+}
+
+/** Refuses a schema older than the code: web and worker processes never migrate, they check. */
+export async function assertSchemaCurrent(db: Db): Promise<void> {
+  const pending = await pendingMigrations(db).catch((error: Error & { code?: string }) => {
+    // 3D000: invalid_catalog_name, the database named in DATABASE_URL does not exist.
+    if (error.code === '3D000') throw new SchemaBehindError(Object.keys(migrations), true);
+    throw error;
+  });
+  if (pending.length) throw new SchemaBehindError(pending);
+}

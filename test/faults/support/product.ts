@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createDb, ensureDatabase, migrateLatest } from '../../../src/db/knex';
 import { TEST_ADMIN_TOKEN, TEST_API_KEY, TEST_WEBHOOK_SECRET } from '../../support/app';
 import { freePort, waitFor } from './services';
 
@@ -14,7 +15,7 @@ export interface ProductProcess {
   env: Record<string, string>;
   /** Every log line the product wrote (stdout and stderr), newest last; across restarts. */
   logs: string[];
-  /** Starts the product (again): web, relay and workers in one process, as `npm start` runs it. */
+  /** Runs the migrations, then starts the product (again): web, relay and workers in one process, as `npm start` runs it. */
   start(): Promise<void>;
   /** kill -9: no shutdown of any kind. */
   kill9(): Promise<void>;
@@ -78,6 +79,7 @@ export async function productProcess(options: { databaseUrl: string; redisUrl: s
     env,
     logs,
     async start() {
+      await migrate(env.DATABASE_URL!);
       const started = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
       child = started;
       collect(started.stdout);
@@ -101,4 +103,15 @@ export async function productProcess(options: { databaseUrl: string; redisUrl: s
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** The deployment's own step before any process starts: the product refuses a schema behind its code. */
+async function migrate(databaseUrl: string): Promise<void> {
+  await ensureDatabase(databaseUrl);
+  const db = createDb(databaseUrl, { max: 1 });
+  try {
+    await migrateLatest(db);
+  } finally {
+    await db.destroy();
+  }
 }
