@@ -201,8 +201,8 @@ export async function createApp(config: Config, options: AppOptions = {}) {
     checkTimeoutMs: READINESS_CHECK_MS,
     stopping: () => stopping,
     readiness: {
-      database: () => db.raw('SELECT 1'),
-      redis: () => redis.ping(),
+      database: async () => void (await db.raw('SELECT 1')),
+      redis: async () => void (await redis.ping()),
       ...Object.fromEntries([...namedQueues()].map(([name, queue]) => [`queue ${name}`, async () => void (await queue.getJobCounts('wait'))])),
       schema: async () => {
         const pending = await pendingMigrations(db);
