@@ -29,7 +29,8 @@ export async function start(mode: Mode): Promise<void> {
   });
   // Handled from here on: a SIGTERM while the worker is still starting (the port already answers) stops cleanly too.
   const stop = async (signal: string) => {
-    logger.info({ signal, timeoutMs: config.SHUTDOWN_TIMEOUT_MS }, 'stopping: finishing requests and jobs in progress');
+    // Requests and jobs in progress finish first, for at most SHUTDOWN_TIMEOUT_MS.
+    logger.info({ signal, timeoutMs: config.SHUTDOWN_TIMEOUT_MS }, 'stopping');
     const finished = await app.close();
     logger.info({ finished }, 'stopped');
     process.exit(finished ? 0 : 1);
