@@ -1,13 +1,13 @@
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
-import type { Worker } from 'bullmq';
+import type { Queue, Worker } from 'bullmq';
 import Redis from 'ioredis';
 import { deploymentValues, loadTemplateBook } from './channels/dlt';
 import { CHANNELS } from './channels/registry';
 import { SmsRouter } from './channels/routing';
 import type { SmsSender } from './contracts/messages';
 import type { Config } from './config';
-import { assertSchemaCurrent, createDb, type Db } from './db/knex';
+import { assertSchemaCurrent, createDb, pendingMigrations, type Db } from './db/knex';
 import { citizenBindings } from './dialogue/bindings/citizen';
 import { smsBindings } from './dialogue/bindings/sms';
 import { mergeBindings, vaccinatorBindings } from './dialogue/bindings/vaccinator';
@@ -23,19 +23,23 @@ import { systemClock, type Clock } from './domain/clock';
 import { CodeVault, deriveKey, Sealer } from './domain/codes';
 import { CertificateService, CertificateSigner } from './domain/certificates';
 import { OutboundService } from './domain/outbound';
-import { markTaskDone, relayTaskBatch, requeueLostJobs, requeueStuck } from './domain/outbox';
+import { markTaskDone, relayTaskBatch, requeueLostJobs, requeueStuck, unrelayedOutbox } from './domain/outbox';
 import { ProgrammeService } from './domain/programme';
 import { purgeExpired, retentionPeriods, retentionCounts } from './domain/retention';
 import { SmsInbox } from './domain/sms-inbox';
 import { VaccinationService } from './domain/vaccination';
 import { adminRouter } from './http/admin';
+import { AdminAuth } from './http/admin-auth';
 import { certificateRouter } from './http/certificates';
 import { devRouter } from './http/dev';
+import { opsRouter, type OpsParts } from './http/ops';
+import { queueDashboard } from './http/queue-dashboard';
 import { createHttpApp } from './http/server';
 import { channelWebhooks } from './http/webhooks';
 import { createLogger, type Logger } from './logger';
 import { createMetrics } from './metrics';
 import { jobsExist, jobsInAny, queueConnection } from './queue/connection';
+import { queueBacklog } from './queue/backlog';
 import { OutboxRelay } from './queue/outbox-relay';
 import { logRedisErrors } from './queue/redis-errors';
 import { createSmsQueue, enqueueSms, smsJobId, smsQueueName, type OutboxRef } from './queue/sms-queue';
@@ -56,6 +60,8 @@ const NO_SHOW_SWEEP_MS = 15 * 60_000;
 /** How often the retention purge runs; one run stops starting batches after RETENTION_BUDGET_MS. */
 const RETENTION_SWEEP_MS = 60 * 60_000;
 const RETENTION_BUDGET_MS = 5 * 60_000;
+/** A readiness check that has not answered in this time counts as failed. */
+const READINESS_CHECK_MS = 2000;
 
 /**
  * The composition root: builds every part from the configuration. The web server and the worker
@@ -140,13 +146,21 @@ export async function createApp(config: Config, options: AppOptions = {}) {
   const conversesBySms = (phone: string) => !templatedProviders.has(router.providerFor(phone));
   /** The queue that sends to this number. */
   const smsQueueFor = (phone: string) => smsQueues.get(router.providerFor(phone))!;
+  /** Only a process running the worker exports the queues and the outbox: N web processes would multiply them. */
+  let exportsBacklog = false;
   const metrics = createMetrics(async () => {
-    const states = ['waiting', 'active', 'delayed', 'failed'] as const;
-    const counts: Record<string, Record<string, number>> = { tasks: await taskQueue.getJobCounts(...states) };
-    for (const [name, queue] of smsQueues) counts[smsQueueName(name)] = await queue.getJobCounts(...states);
-    return counts;
+    if (!exportsBacklog) return undefined;
+    try {
+      const [queues, outbox] = await Promise.all([queueBacklog(namedQueues(), Date.now()), unrelayedOutbox(db)]);
+      return { ...queues, outbox };
+    } catch (error) {
+      logger.error({ err: error }, 'metrics: cannot read the queue and outbox backlog');
+      return undefined;
+    }
   });
   const taskQueue = createTaskQueue(bullConnection, { prefix: config.REDIS_PREFIX, maxAttempts: config.SMS_MAX_ATTEMPTS, retryBaseMs: options.smsRetryBaseMs ?? 2000 });
+  /** Every queue by its name in Redis: `sms-<provider>` per routed provider, and `tasks`. */
+  const namedQueues = () => new Map<string, Queue>([...[...smsQueues].map(([name, queue]) => [smsQueueName(name), queue] as const), ['tasks', taskQueue]]);
   for (const lane of smsLanes) logRedisErrors(lane.queue, `sms-queue ${lane.sender.name}`, logger);
   logRedisErrors(taskQueue, 'task-queue', logger);
 
@@ -185,6 +199,26 @@ export async function createApp(config: Config, options: AppOptions = {}) {
   );
   const inboundSms = routeInboundSms(inbox, smsDialogue);
 
+  let stopping = false;
+  const adminAuth = new AdminAuth(config.ADMIN_TOKEN);
+  const dashboard = { auth: adminAuth, router: queueDashboard([...namedQueues().values()]) };
+  const opsParts: Omit<OpsParts, 'serveMetrics' | 'dashboard'> = {
+    logger,
+    metrics,
+    checkTimeoutMs: READINESS_CHECK_MS,
+    stopping: () => stopping,
+    readiness: {
+      database: async () => void (await db.raw('SELECT 1')),
+      redis: async () => void (await redis.ping()),
+      ...Object.fromEntries([...namedQueues()].map(([name, queue]) => [`queue ${name}`, async () => void (await queue.getJobCounts('wait'))])),
+      schema: async () => {
+        const pending = await pendingMigrations(db);
+        return pending.length ? `${pending.length} migration(s) not run: ${pending.join(', ')}` : undefined;
+      },
+    },
+  };
+  /** With METRICS_HOST set, /metrics and the dashboard are on the internal address only. */
+  const internalOnly = Boolean(config.METRICS_HOST);
   const routers = {
     ...channelWebhooks(CHANNELS, { db, ussd, inbox, outbound, logger, webhookSecret: config.WEBHOOK_SECRET, metrics, defaultCountry: config.DEFAULT_COUNTRY }),
     '/admin': adminRouter({ programme, vaccination, adminToken: config.ADMIN_TOKEN }),
@@ -195,6 +229,7 @@ export async function createApp(config: Config, options: AppOptions = {}) {
     logger,
     metrics,
     routers,
+    ops: opsRouter({ ...opsParts, serveMetrics: !internalOnly, ...(internalOnly ? {} : { dashboard }) }),
     health: async () => ({
       // The reason goes to the log, not to whoever asks.
       database: await db.raw('SELECT 1').then(
@@ -209,6 +244,7 @@ export async function createApp(config: Config, options: AppOptions = {}) {
   });
 
   let server: Server | undefined;
+  let internalServer: Server | undefined;
   let workers: Worker[] = [];
   let taskWorker: Worker | undefined;
   let relay: OutboxRelay | undefined;
@@ -260,10 +296,18 @@ export async function createApp(config: Config, options: AppOptions = {}) {
     http,
 
     async listen(port = config.PORT): Promise<Server> {
-      await new Promise<void>((resolve, reject) => {
-        server = http.listen(port, '0.0.0.0', (error?: Error) => (error ? reject(error) : resolve()));
-      });
-      return server!;
+      server = await listenOn(http, port, '0.0.0.0');
+      return server;
+    },
+
+    /**
+     * The internal port: /metrics, /healthz, /readyz, and with `dashboard` the admin login and the
+     * queue dashboard. A worker-only process serves it without the dashboard.
+     */
+    async listenInternal(port: number, host: string, withDashboard: boolean): Promise<Server> {
+      const internal = createHttpApp({ logger, metrics, routers: {}, ops: opsRouter({ ...opsParts, serveMetrics: true, ...(withDashboard ? { dashboard } : {}) }) });
+      internalServer = await listenOn(internal, port, host);
+      return internalServer;
     },
 
     /** The outbox relay, the SMS worker, the task worker and the scheduled sweeps. */
@@ -296,21 +340,66 @@ export async function createApp(config: Config, options: AppOptions = {}) {
         ),
       );
       await Promise.all(workers.map((worker) => worker.waitUntilReady()));
+      exportsBacklog = true;
     },
 
-    async close(): Promise<void> {
-      if (server) await new Promise<void>((resolve) => server!.close(() => resolve()));
+    /**
+     * Stops taking requests and jobs, lets those in flight finish (at most `timeoutMs`, then they are
+     * cut off and the answer is false), then closes the queues and connections.
+     */
+    async close(timeoutMs = config.SHUTDOWN_TIMEOUT_MS): Promise<boolean> {
+      stopping = true;
+      const servers = [server, internalServer].filter((s): s is Server => s !== undefined);
+      const serversClosed = servers.map(stopServing);
       stopScheduling?.();
-      await relay?.stop();
-      await Promise.all(workers.map((worker) => worker.close()));
-      await taskWorker?.close();
+      const drained = Promise.all([
+        ...serversClosed,
+        relay?.stop(),
+        // BullMQ's close waits for the jobs in progress.
+        ...workers.map((worker) => worker.close()),
+        taskWorker?.close(),
+      ]).then(() => true);
+      let timer: NodeJS.Timeout | undefined;
+      const finished = await Promise.race([drained, new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)))]);
+      clearTimeout(timer);
+      if (!finished) {
+        logger.error({ timeoutMs }, 'shutdown: requests or jobs still in progress after SHUTDOWN_TIMEOUT_MS; cutting them off');
+        for (const s of servers) s.closeAllConnections();
+        await Promise.all([...workers, ...(taskWorker ? [taskWorker] : [])].map((worker) => worker.close(true).catch(() => undefined)));
+      }
       await Promise.all(smsLanes.map((lane) => lane.queue.close()));
       await taskQueue.close();
       bullConnection.disconnect();
       redis.disconnect();
       await db.destroy();
+      return finished;
     },
   };
+}
+
+/**
+ * Stops listening at once; answers in flight are finished. A kept-alive connection is closed as soon
+ * as it is idle (after its answer), not after the keep-alive timeout.
+ */
+function stopServing(server: Server): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const idleSweep = setInterval(() => server.closeIdleConnections(), 50);
+    server.close(() => {
+      clearInterval(idleSweep);
+      resolve();
+    });
+  });
+}
+
+function listenOn(app: ReturnType<typeof createHttpApp>, port: number, host: string): Promise<Server> {
+  return new Promise<Server>((resolve, reject) => {
+    const server = createServer(app);
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve(server);
+    });
+  });
 }
 
 export type App = Awaited<ReturnType<typeof createApp>>;

@@ -143,6 +143,13 @@ const schema = z
     RETENTION_TASKS_DAYS: retentionDays('taskDays'),
     /** Rows per purge statement: each batch is its own short transaction. */
     RETENTION_BATCH_SIZE: positiveInt(5000),
+    /** An internal address (e.g. 10.0.0.5): when set, /metrics and the queue dashboard are served on METRICS_HOST:METRICS_PORT, not on PORT. */
+    METRICS_HOST: z.string().optional(),
+    METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9100),
+    /** A worker-only process (start:worker) serves /metrics, /healthz and /readyz here (on METRICS_HOST when set). */
+    WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9101),
+    /** On SIGTERM, how long in-flight requests and jobs may take before the process stops anyway (exit 1). */
+    SHUTDOWN_TIMEOUT_MS: positiveInt(25_000),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
   .transform((env) => ({ ...env, PUBLIC_BASE_URL: env.PUBLIC_BASE_URL ?? `http://localhost:${env.PORT}` }));

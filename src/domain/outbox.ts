@@ -156,3 +156,20 @@ async function requeueMissing(db: Db, table: 'outbound_messages' | 'outbox_tasks
   }
   return requeued;
 }
+
+/**
+ * Rows committed but not yet relayed, per outbox table, and the age of the oldest (database clock).
+ * A relay that is down or failing shows here while the queues look empty.
+ */
+export async function unrelayedOutbox(db: Db): Promise<Record<string, { unrelayed: number; oldestSeconds: number }>> {
+  const tables = ['outbound_messages', 'outbox_tasks'] as const;
+  const rows = await Promise.all(
+    tables.map(
+      (table) =>
+        db(table)
+          .whereNull('relayed_at')
+          .first(db.raw('count(*)::int AS unrelayed'), db.raw('coalesce(extract(epoch FROM now() - min(created_at)), 0)::float AS "oldestSeconds"')) as Promise<{ unrelayed: number; oldestSeconds: number }>,
+    ),
+  );
+  return Object.fromEntries(tables.map((table, i) => [table, { unrelayed: rows[i]!.unrelayed, oldestSeconds: rows[i]!.oldestSeconds }]));
+}

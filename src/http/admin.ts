@@ -17,7 +17,7 @@ import {
 import { REFERENCE_PATTERN } from '../domain/booking';
 import type { VaccinationService } from '../domain/vaccination';
 import { verifyBodyEncoding } from './server';
-import { secretMatcher } from './webhook-auth';
+import { AdminAuth } from './admin-auth';
 
 export interface AdminDeps {
   programme: ProgrammeService;
@@ -130,17 +130,9 @@ function jsonBody(req: Request): unknown {
   return req.body;
 }
 
+/** The Bearer token or the session cookie of POST /admin/login (src/http/admin-auth.ts). */
 function requireBearer(adminToken: string): RequestHandler {
-  if (!adminToken) throw new Error('adminRouter needs a non-empty admin token');
-  const matches = secretMatcher(adminToken);
-  return (req, res, next) => {
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(req.get('authorization') ?? '');
-    if (match && matches(match[1]!)) return next();
-    res
-      .status(401)
-      .set('WWW-Authenticate', 'Bearer')
-      .json({ error: 'unauthorized', message: match ? 'the admin token is not valid' : 'missing header Authorization: Bearer <admin token>' });
-  };
+  return new AdminAuth(adminToken).requireForApi();
 }
 
 const STATUS_BY_KIND: Record<ProgrammeErrorKind, number> = { invalid: 400, not_found: 404, conflict: 409 };

@@ -5,7 +5,7 @@ const ENDPOINTS: [string, string][] = [
   ['GET /c/:id, GET /certificates/:id, POST /certificates/verify', 'vaccination certificates'],
   ['GET /.well-known/jwks.json', 'the keys that sign certificates'],
   ['/admin/centres, /admin/sessions, /admin/vaccinators', 'the admin API (Authorization: Bearer ADMIN_TOKEN)'],
-  ['GET /health, GET /metrics', 'operations'],
+  ['GET /health, /healthz, /readyz, /metrics; /admin/login, /admin/queues', 'operations and the queue dashboard'],
 ];
 
 const PAGE = `<!doctype html>

@@ -8,7 +8,10 @@ import { homePage } from './home';
 export interface HttpParts {
   logger: Logger;
   metrics: Metrics;
-  health: () => Promise<Record<string, 'ok' | string>>;
+  /** GET /health (database and Redis), kept for existing probes; none on an internal port. */
+  health?: () => Promise<Record<string, 'ok' | string>>;
+  /** /healthz, /readyz and, where served, /metrics and the dashboard (src/http/ops.ts): before the routers. */
+  ops: express.Router;
   /** Path prefix → router. */
   routers: Record<string, express.Router>;
 }
@@ -21,15 +24,16 @@ export function createHttpApp(parts: HttpParts): Express {
   app.use(requestLog(parts.logger, parts.metrics));
   app.use(rejectMalformedUrl);
 
-  app.get('/', homePage);
-  app.get('/health', async (_req, res) => {
-    const checks = await parts.health();
-    const healthy = Object.values(checks).every((v) => v === 'ok');
-    res.status(healthy ? 200 : 503).json({ status: healthy ? 'ok' : 'degraded', checks });
-  });
-  app.get('/metrics', async (_req, res) => {
-    res.type(parts.metrics.registry.contentType).send(await parts.metrics.registry.metrics());
-  });
+  const health = parts.health;
+  if (health) {
+    app.get('/', homePage);
+    app.get('/health', async (_req, res) => {
+      const checks = await health();
+      const healthy = Object.values(checks).every((v) => v === 'ok');
+      res.status(healthy ? 200 : 503).json({ status: healthy ? 'ok' : 'degraded', checks });
+    });
+  }
+  app.use(parts.ops);
   for (const [path, router] of Object.entries(parts.routers)) app.use(path, router);
 
   app.use((req, res) => {

@@ -23,6 +23,8 @@ export interface TestApp {
   at: FakeAfricasTalking;
   clock: ManualClock;
   baseUrl: string;
+  /** The internal port (/metrics, /healthz, /readyz, and the dashboard unless worker-only), when asked for. */
+  internalUrl?: string;
   /** Every log line the app wrote, as text. */
   logs: string[];
   /** One USSD hop exactly as Africa's Talking sends it. */
@@ -54,6 +56,10 @@ export async function startTestApp(
     worker?: boolean;
     /** Reuse a fake provider (a restart talks to the same telco). */
     at?: FakeAfricasTalking;
+    /** Also serve the internal port on 127.0.0.1 (as METRICS_HOST or a worker-only process does). */
+    internal?: { dashboard: boolean };
+    /** false: no public port (a worker-only process; use `internal`). */
+    publicPort?: boolean;
   } = {},
 ): Promise<TestApp> {
   const at = options.at ?? (await startFakeAfricasTalking());
@@ -94,9 +100,12 @@ export async function startTestApp(
   const clock = new ManualClock(options.now ?? new Date());
   const app = await createApp(config, { clock, logger: createLogger('debug', sink), smsRetryBaseMs: 20 });
   if (options.worker !== false) await app.startWorker();
-  const server = await app.listen(0);
-  const address = server.address();
-  const baseUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  const urlOf = (server: import('node:http').Server) => {
+    const address = server.address();
+    return `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  };
+  const baseUrl = options.publicPort === false ? 'http://127.0.0.1:0' : urlOf(await app.listen(0));
+  const internalUrl = options.internal ? urlOf(await app.listenInternal(0, '127.0.0.1', options.internal.dashboard)) : undefined;
 
   const postForm = async (path: string, form: Record<string, string>) => {
     const response = await fetch(`${baseUrl}${path}`, {
@@ -146,6 +155,7 @@ export async function startTestApp(
     at,
     clock,
     baseUrl,
+    internalUrl,
     logs,
     postForm,
     incomingSms,

@@ -1,0 +1,147 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import express, { Router, type Request, type RequestHandler, type Response } from 'express';
+import { deriveKey } from '../domain/codes';
+import { verifyBodyEncoding } from './server';
+import { secretMatcher } from './webhook-auth';
+
+export const ADMIN_COOKIE = 'tika_admin';
+const SESSION_MS = 8 * 3600_000;
+/** Failed logins per client address within the window before every attempt is refused (429). */
+const MAX_FAILURES = 10;
+const FAILURE_WINDOW_MS = 15 * 60_000;
+
+export interface AdminAuthOptions {
+  /** Added to every wrong-token answer: guessing stays slow even below the failure limit. */
+  failureDelayMs?: number;
+  now?: () => number;
+}
+
+/**
+ * Who may use the admin API and the queue dashboard: a request with `Authorization: Bearer
+ * <ADMIN_TOKEN>`, or a browser holding the session cookie that POST /admin/login sets. The cookie
+ * holds only an expiry and its HMAC (keyed from the token), so rotating ADMIN_TOKEN ends every session.
+ */
+export class AdminAuth {
+  private readonly tokenMatches: (given: string) => boolean;
+  private readonly key: Buffer;
+  private readonly failures = new Map<string, { count: number; since: number }>();
+  private readonly now: () => number;
+
+  constructor(adminToken: string, private readonly options: AdminAuthOptions = {}) {
+    if (!adminToken) throw new Error('AdminAuth needs a non-empty admin token');
+    this.tokenMatches = secretMatcher(adminToken);
+    this.key = deriveKey(adminToken, 'admin-session');
+    this.now = options.now ?? Date.now;
+  }
+
+  /** A signed session cookie value that expires SESSION_MS from now. */
+  issue(): { value: string; expires: Date } {
+    const expiry = this.now() + SESSION_MS;
+    return { value: `${expiry}.${this.sign(String(expiry))}`, expires: new Date(expiry) };
+  }
+
+  isAuthorised(req: Request): boolean {
+    const bearer = /^Bearer\s+(\S+)\s*$/i.exec(req.get('authorization') ?? '');
+    if (bearer) return this.tokenMatches(bearer[1]!);
+    return this.sessionValid(cookieNamed(req, ADMIN_COOKIE));
+  }
+
+  /** For the JSON API: 401 with a message that says what is missing. */
+  requireForApi(): RequestHandler {
+    return (req, res, next) => {
+      if (this.isAuthorised(req)) return next();
+      const hasBearer = /^Bearer\s/i.test(req.get('authorization') ?? '');
+      res
+        .status(401)
+        .set('WWW-Authenticate', 'Bearer')
+        .json({ error: 'unauthorized', message: hasBearer ? 'the admin token is not valid' : 'missing header Authorization: Bearer <admin token> (or the session cookie of POST /admin/login)' });
+    };
+  }
+
+  /** For pages: a browser without a session goes to the login form. */
+  requireForBrowser(): RequestHandler {
+    return (req, res, next) => {
+      if (this.isAuthorised(req)) return next();
+      if (req.method === 'GET' && req.accepts(['html', 'json']) === 'html') return res.redirect(303, '/admin/login');
+      res.status(401).json({ error: 'unauthorized', message: 'log in at /admin/login first' });
+    };
+  }
+
+  /** GET and POST /admin/login, POST /admin/logout. Mount at /admin before anything that requires a session. */
+  router(): Router {
+    const router = Router();
+    const form = express.urlencoded({ extended: false, limit: '4kb', verify: verifyBodyEncoding });
+    router.get('/login', (_req, res) => page(res, 200, loginPage()));
+    router.post('/login', form, async (req, res) => {
+      const client = req.ip ?? 'unknown';
+      if (this.tooManyFailures(client)) return page(res.set('Retry-After', String(FAILURE_WINDOW_MS / 1000)), 429, loginPage('Too many wrong tokens from this address: wait 15 minutes.'));
+      const token = typeof req.body?.token === 'string' ? req.body.token : '';
+      if (!token || !this.tokenMatches(token)) {
+        this.recordFailure(client);
+        await new Promise((resolve) => setTimeout(resolve, this.options.failureDelayMs ?? 1000));
+        return page(res, 401, loginPage('That is not the admin token.'));
+      }
+      this.failures.delete(client);
+      const session = this.issue();
+      res.cookie(ADMIN_COOKIE, session.value, { httpOnly: true, sameSite: 'strict', secure: req.secure, path: '/admin', expires: session.expires });
+      res.redirect(303, '/admin/queues');
+    });
+    router.post('/logout', (req, res) => {
+      res.clearCookie(ADMIN_COOKIE, { httpOnly: true, sameSite: 'strict', secure: req.secure, path: '/admin' });
+      res.redirect(303, '/admin/login');
+    });
+    return router;
+  }
+
+  private sign(text: string): string {
+    return createHmac('sha256', this.key).update(text).digest('base64url');
+  }
+
+  private sessionValid(cookie: string | undefined): boolean {
+    const match = /^(\d{1,16})\.([A-Za-z0-9_-]{43})$/.exec(cookie ?? '');
+    if (!match) return false;
+    const given = Buffer.from(match[2]!, 'base64url');
+    const expected = Buffer.from(this.sign(match[1]!), 'base64url');
+    return given.length === expected.length && timingSafeEqual(given, expected) && Number(match[1]) > this.now();
+  }
+
+  private tooManyFailures(client: string): boolean {
+    const entry = this.failures.get(client);
+    if (entry && this.now() - entry.since > FAILURE_WINDOW_MS) this.failures.delete(client);
+    return (this.failures.get(client)?.count ?? 0) >= MAX_FAILURES;
+  }
+
+  private recordFailure(client: string): void {
+    const entry = this.failures.get(client) ?? { count: 0, since: this.now() };
+    this.failures.set(client, { ...entry, count: entry.count + 1 });
+  }
+}
+
+function cookieNamed(req: Request, name: string): string | undefined {
+  for (const part of (req.get('cookie') ?? '').split(';')) {
+    const [key, ...value] = part.trim().split('=');
+    if (key === name) return value.join('=');
+  }
+  return undefined;
+}
+
+function page(res: Response, status: number, html: string): void {
+  res.status(status).set('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'").set('cache-control', 'no-store').type('html').send(html);
+}
+
+function loginPage(problem?: string): string {
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Tika admin: log in</title>
+<style>body{font-family:sans-serif;max-width:28rem;margin:3rem auto;padding:0 1rem}input{font-size:1rem;padding:.4rem;width:100%;box-sizing:border-box}button{font-size:1rem;margin-top:1rem;padding:.4rem 1rem}[role=alert]{color:#a00}</style></head>
+<body><main>
+<h1>Tika admin</h1>
+${problem ? `<p role="alert">${problem}</p>` : ''}
+<form method="post" action="/admin/login">
+<label for="token">Admin token (ADMIN_TOKEN)</label>
+<input id="token" name="token" type="password" autocomplete="current-password" required autofocus>
+<button type="submit">Log in</button>
+</form>
+<p>The session lasts 8 hours. It opens the queue dashboard at <code>/admin/queues</code>.</p>
+</main></body></html>
+`;
+}
