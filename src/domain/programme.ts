@@ -89,11 +89,12 @@ const intBetween = (min: number, max: number) =>
 const active = z.boolean(expected('true or false'));
 const timezone = string().trim().refine(isTimeZone, 'must be an IANA time zone such as Asia/Kolkata');
 
-/** A change must change something. */
-const changesSomething = (fields: readonly string[]) => [
-  (change: object) => Object.values(change).some((value) => value !== undefined),
-  `give at least one field to change: ${fields.join(', ')}`,
-] as const;
+/** A change must change something (said only when every field given was a known, valid one). */
+const changesSomething = (fields: readonly string[]) =>
+  [
+    (change: object) => Object.values(change).some((value) => value !== undefined),
+    { message: `give at least one field to change: ${fields.join(', ')}`, when: (payload: { issues: readonly unknown[] }) => payload.issues.length === 0 },
+  ] as const;
 
 export const newCentreSchema = z.strictObject({
   name: text(60),
