@@ -43,6 +43,8 @@ export function docsAssets(): RequestHandler {
       res.type('application/javascript').send(INITIALIZER);
       return;
     }
+    // Scripts, styles and icons only: the package's own index.html opens the Petstore example.
+    if (!/\.(js|css|png|map)$/.test(req.path)) return next();
     files(req, res, next);
   };
 }
