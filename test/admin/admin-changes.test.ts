@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { addDays, dayIn } from '../../src/domain/dates';
 import type { Centre, Session } from '../../src/domain/programme';
 import { startTestApp, TEST_ADMIN_TOKEN, type TestApp } from '../support/app';
@@ -212,4 +213,27 @@ describe('lists: filters and pages', () => {
     }
     expect({ seen, pages }).toEqual({ seen: ['Mysuru A', 'Mysuru B', 'Mysuru C'], pages: [2, 1] });
   });
+});
+
+describe('the same changes from the CLI', () => {
+  const cli = (...args: string[]) => {
+    const child = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { encoding: 'utf8', timeout: 60_000, env: { PATH: process.env.PATH, ...t.env } });
+    return { status: child.status, stdout: child.stdout, stderr: child.stderr };
+  };
+
+  test('centres:update, sessions:deactivate, vaccinators:deactivate; an unknown id says so and exits 1', async () => {
+    const { centre, session } = await seedCentre(t.app, { name: 'Cli PHC', pincode: '110099' });
+    const vaccinator = await t.app.programme.createVaccinator({ phone: '+919812302001', name: 'Cli Vaccinator', centreId: centre.id });
+
+    const renamed = cli('centres:update', String(centre.id), '--name', 'Cli PHC Annexe', '--district', 'North Delhi');
+    expect(renamed.status).toBe(0);
+    expect(JSON.parse(renamed.stdout)).toMatchObject({ id: centre.id, name: 'Cli PHC Annexe', district: 'North Delhi' });
+    expect(cli('sessions:deactivate', String(session.id)).status).toBe(0);
+    expect(cli('vaccinators:deactivate', String(vaccinator.id)).status).toBe(0);
+    expect(await t.app.db('vaccination_sessions').where('id', session.id).first()).toMatchObject({ active: false });
+    expect(await t.app.db('vaccinators').where('id', vaccinator.id).first()).toMatchObject({ active: false });
+
+    const unknown = cli('sessions:update', '999999', '--capacity', '5');
+    expect({ status: unknown.status, stderr: unknown.stderr.trim() }).toEqual({ status: 1, stderr: 'not_found: session 999999 does not exist' });
+  }, 120_000);
 });
