@@ -7,6 +7,7 @@ import * as outboxSweep from './20261128_005_outbox_sweep';
 import * as sessionTimes from './20261128_006_session_times';
 import * as channels from './20261128_007_channels';
 import * as retention from './20261128_008_retention';
+import * as sessionActive from './20261128_009_session_active';
 
 /**
  * Migrations in order. Listed explicitly (rather than read from the folder) so they run the same
@@ -21,4 +22,5 @@ export const migrations: Record<string, Knex.Migration> = {
   '20261128_006_session_times': sessionTimes,
   '20261128_007_channels': channels,
   '20261128_008_retention': retention,
+  '20261128_009_session_active': sessionActive,
 };

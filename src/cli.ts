@@ -107,9 +107,10 @@ export function buildCli(): Command {
     .command('centres:list')
     .description('list centres')
     .option('--pincode <pincode>', 'only centres in this PIN code')
+    .option('--district <district>', 'only centres in this district')
     .option('--json', 'one JSON object per line')
-    .action((options: { pincode?: string } & OutputOptions) =>
-      withProgramme(async (programme) => printList(await programme.listCentres({ pincode: options.pincode }), options)),
+    .action((options: { pincode?: string; district?: string } & OutputOptions) =>
+      withProgramme(async (programme) => printList(await programme.listCentres({ pincode: options.pincode, district: options.district }), options)),
     );
 
   program
@@ -135,10 +136,12 @@ export function buildCli(): Command {
     .description('list sessions')
     .option('--centre <id>', 'only this centre', integer)
     .option('--date <YYYY-MM-DD>', 'only this day')
+    .option('--from <YYYY-MM-DD>', 'only this day or later')
+    .option('--to <YYYY-MM-DD>', 'only this day or earlier')
     .option('--json', 'one JSON object per line')
-    .action((options: { centre?: number; date?: string } & OutputOptions) =>
+    .action((options: { centre?: number; date?: string; from?: string; to?: string } & OutputOptions) =>
       withProgramme(async (programme) =>
-        printList(await programme.listSessions({ centreId: options.centre, date: options.date }), options),
+        printList(await programme.listSessions({ centreId: options.centre, date: options.date, from: options.from, to: options.to }), options),
       ),
     );
 
@@ -163,6 +166,78 @@ export function buildCli(): Command {
     .action((options: { centre?: number } & OutputOptions) =>
       withProgramme(async (programme) => printList(await programme.listVaccinators({ centreId: options.centre }), options)),
     );
+
+  const idArgument = ['<id>', 'its id', integer] as const;
+  const reactivate = ['--reactivate', 'make it active again'] as const;
+  const printed = (record: unknown) => console.log(JSON.stringify(record));
+
+  program
+    .command('centres:update')
+    .description('change a centre; only the options given change')
+    .argument(...idArgument)
+    .option('--name <name>')
+    .option('--pincode <pincode>')
+    .option('--district <district>')
+    .option('--state <state>')
+    .option('--timezone <zone>')
+    .option(...reactivate)
+    .action((id: number, options: { name?: string; pincode?: string; district?: string; state?: string; timezone?: string; reactivate?: boolean }) =>
+      withProgramme(async (programme) => {
+        const { reactivate: active, ...change } = options;
+        printed(await programme.updateCentre(id, { ...change, active: active || undefined }));
+      }),
+    );
+
+  program
+    .command('centres:deactivate')
+    .description('hide a centre from citizens; its appointments stay booked, with their codes')
+    .argument(...idArgument)
+    .action((id: number) => withProgramme(async (programme) => printed(await programme.updateCentre(id, { active: false }))));
+
+  program
+    .command('sessions:update')
+    .description('change a session; date, vaccine, dose and a higher minimum age only while nobody is booked')
+    .argument(...idArgument)
+    .option('--date <YYYY-MM-DD>')
+    .option('--vaccine <name>')
+    .option('--min-age <years>', 'minimum age', integer)
+    .option('--dose <n>', 'dose number, 1 to 3', integer)
+    .option('--capacity <seats>', 'not below the seats booked', integer)
+    .option('--start <HH:MM>')
+    .option('--end <HH:MM>')
+    .option(...reactivate)
+    .action((id: number, options: { date?: string; vaccine?: string; minAge?: number; dose?: number; capacity?: number; start?: string; end?: string; reactivate?: boolean }) =>
+      withProgramme(async (programme) => {
+        const { start, end, reactivate: active, ...change } = options;
+        printed(await programme.changeSession(id, { ...change, startTime: start, endTime: end, active: active || undefined }));
+      }),
+    );
+
+  program
+    .command('sessions:deactivate')
+    .description('stop new bookings of a session; its appointments stay booked, with their codes')
+    .argument(...idArgument)
+    .action((id: number) => withProgramme(async (programme) => printed(await programme.changeSession(id, { active: false }))));
+
+  program
+    .command('vaccinators:update')
+    .description('change a vaccinator; only the options given change')
+    .argument(...idArgument)
+    .option('--phone <phone>')
+    .option('--name <name>')
+    .option('--centre <id>', 'centre id', integer)
+    .option(...reactivate)
+    .action((id: number, options: { phone?: string; name?: string; centre?: number; reactivate?: boolean }) =>
+      withProgramme(async (programme) =>
+        printed(await programme.updateVaccinator(id, { phone: options.phone, name: options.name, centreId: options.centre, active: options.reactivate || undefined })),
+      ),
+    );
+
+  program
+    .command('vaccinators:deactivate')
+    .description('stop a vaccinator confirming doses')
+    .argument(...idArgument)
+    .action((id: number) => withProgramme(async (programme) => printed(await programme.updateVaccinator(id, { active: false }))));
 
   program
     .command('appointments:find')

@@ -166,7 +166,8 @@ export class BookingService {
   async checkAge(birthYear: number, db: Db | Tx = this.db): Promise<AgeCheck> {
     const now = this.clock.now();
     const [{ lowest }] = (await db('vaccination_sessions')
-      .where('date', '>=', addDays(now.toISOString().slice(0, 10), -1))
+      .where('active', true)
+      .andWhere('date', '>=', addDays(now.toISOString().slice(0, 10), -1))
       .min({ lowest: 'min_age' })) as [{ lowest: number | null }];
     const minAge = Math.min(this.rules.minAge, lowest ?? this.rules.minAge);
     return ageIn(now, birthYear) >= minAge ? { kind: 'old_enough' } : { kind: 'too_young', minAge };
@@ -297,8 +298,9 @@ export class BookingService {
         const exists = await trx('vaccination_sessions').where('id', sessionId).first('capacity', 'booked');
         return exists && exists.booked >= exists.capacity ? { kind: 'full' } : { kind: 'not_eligible' };
       }
+      // active again here: an operator may have deactivated the session since it was read.
       const taken = await trx('vaccination_sessions')
-        .where('id', sessionId)
+        .where({ id: sessionId, active: true })
         .andWhere('booked', '<', trx.ref('capacity'))
         .increment('booked', 1)
         .returning('id');
@@ -418,7 +420,7 @@ export class BookingService {
 
       // Both seat rows are locked in id order, so moves in opposite directions cannot deadlock.
       await trx('vaccination_sessions').whereIn('id', [appointment.sessionId, newSessionId]).orderBy('id').forUpdate().select('id');
-      const taken = await trx('vaccination_sessions').where('id', newSessionId).andWhere('booked', '<', trx.ref('capacity')).increment('booked', 1).returning('id');
+      const taken = await trx('vaccination_sessions').where({ id: newSessionId, active: true }).andWhere('booked', '<', trx.ref('capacity')).increment('booked', 1).returning('id');
       if (taken.length === 0) return { kind: 'full' };
       await trx('vaccination_sessions').where('id', appointment.sessionId).decrement('booked', 1);
       await trx('appointments').where('id', appointmentId).update({ session_id: newSessionId, updated_at: this.clock.now() });
@@ -506,11 +508,11 @@ export class BookingService {
     return eligibility;
   }
 
-  /** Sessions at active centres from today (at the centre) to the end of the booking window. */
+  /** Active sessions at active centres from today (at the centre) to the end of the booking window. */
   private sessionsInWindow(e: Eligibility, db: Db | Tx = this.db) {
     return db('vaccination_sessions as s')
       .join('centres as c', 'c.id', 's.centre_id')
-      .where('c.active', true)
+      .where({ 'c.active': true, 's.active': true })
       .andWhereRaw('s.date >= (?::timestamptz AT TIME ZONE c.timezone)::date', [e.now.toISOString()])
       .andWhereRaw('s.date <= (?::timestamptz AT TIME ZONE c.timezone)::date + ?::int', [e.now.toISOString(), e.daysAhead])
       .andWhereNot((q) => q.whereRaw(SESSION_ENDED, [e.now.toISOString()]));

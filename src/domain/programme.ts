@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Db } from '../db/knex';
+import type { Db, Tx } from '../db/knex';
 import { REFERENCE_PATTERN } from './booking';
 import { systemClock, type Clock } from './clock';
 import { isCalendarDay, isTimeZone } from './dates';
@@ -14,6 +14,8 @@ export interface Centre {
   district: string;
   state: string;
   timezone: string;
+  /** A deactivated centre is hidden from citizens; appointments already booked there stay. */
+  active: boolean;
   createdAt: Date;
 }
 
@@ -30,6 +32,8 @@ export interface Session {
   /** 'HH:MM' at the centre's time zone; booking closes at endTime ('24:00': the end of the day). */
   startTime: string;
   endTime: string;
+  /** A deactivated session takes no new bookings; appointments already booked on it stay. */
+  active: boolean;
 }
 
 export interface Vaccinator {
@@ -82,16 +86,39 @@ const calendarDay = string().refine(isCalendarDay, 'must be a real date written 
 const intBetween = (min: number, max: number) =>
   number().int('must be a whole number').min(min, `must be at least ${min}`).max(max, `must be at most ${max}`);
 
+const active = z.boolean(expected('true or false'));
+const timezone = string().trim().refine(isTimeZone, 'must be an IANA time zone such as Asia/Kolkata');
+
+/** A change must change something (said only when every field given was a known, valid one). */
+const changesSomething = (fields: readonly string[]) =>
+  [
+    (change: object) => Object.values(change).some((value) => value !== undefined),
+    { message: `give at least one field to change: ${fields.join(', ')}`, when: (payload: { issues: readonly unknown[] }) => payload.issues.length === 0 },
+  ] as const;
+
 export const newCentreSchema = z.strictObject({
   name: text(60),
   pincode,
   district: text(60),
   state: text(60),
-  timezone: string().trim().refine(isTimeZone, 'must be an IANA time zone such as Asia/Kolkata').optional(),
+  timezone: timezone.optional(),
 });
 export type NewCentre = z.input<typeof newCentreSchema>;
 
-export const centreFilterSchema = z.strictObject({ pincode: pincode.optional() });
+const centreChangeFields = { name: text(60), pincode, district: text(60), state: text(60), timezone, active };
+export const centreChangeSchema = z
+  .strictObject({
+    name: centreChangeFields.name.optional(),
+    pincode: centreChangeFields.pincode.optional(),
+    district: centreChangeFields.district.optional(),
+    state: centreChangeFields.state.optional(),
+    timezone: centreChangeFields.timezone.optional(),
+    active: centreChangeFields.active.optional(),
+  })
+  .refine(...changesSomething(Object.keys(centreChangeFields)));
+export type CentreChange = z.input<typeof centreChangeSchema>;
+
+export const centreFilterSchema = z.strictObject({ pincode: pincode.optional(), district: text(60).optional(), active: active.optional() });
 export type CentreFilter = z.input<typeof centreFilterSchema>;
 
 /** A time of day 'HH:MM'; an end time may also be '24:00', the end of the day. */
@@ -121,13 +148,28 @@ export const newSessionSchema = z
   .refine(endsAfterStart, END_AFTER_START);
 export type NewSession = z.input<typeof newSessionSchema>;
 
+const sessionTimesSchema = z.strictObject({ startTime, endTime }).refine(endsAfterStart, END_AFTER_START);
+
+const SESSION_CHANGE_FIELDS = ['date', 'vaccine', 'minAge', 'dose', 'capacity', 'startTime', 'endTime', 'active'];
+/** Hours and capacity may change under bookings; date, vaccine and dose only while nobody is booked. */
 export const sessionChangeSchema = z
-  .strictObject({ startTime: startTime.optional(), endTime: endTime.optional() })
-  .refine((change) => change.startTime !== undefined || change.endTime !== undefined, 'give startTime, endTime or both')
+  .strictObject({
+    date: calendarDay.optional(),
+    vaccine: text(30).optional(),
+    minAge: intBetween(0, 120).optional(),
+    dose: intBetween(1, 3).optional(),
+    capacity: intBetween(1, MAX_SESSION_CAPACITY).optional(),
+    startTime: startTime.optional(),
+    endTime: endTime.optional(),
+    active: active.optional(),
+  })
+  .refine(...changesSomething(SESSION_CHANGE_FIELDS))
   .refine(endsAfterStart, END_AFTER_START);
 export type SessionChange = z.input<typeof sessionChangeSchema>;
 
-export const sessionFilterSchema = z.strictObject({ centreId: id.optional(), date: calendarDay.optional() });
+export const sessionFilterSchema = z
+  .strictObject({ centreId: id.optional(), date: calendarDay.optional(), from: calendarDay.optional(), to: calendarDay.optional(), active: active.optional() })
+  .refine((filter) => filter.from === undefined || filter.to === undefined || filter.from <= filter.to, { message: 'must not be before from', path: ['to'] });
 export type SessionFilter = z.input<typeof sessionFilterSchema>;
 
 export const newVaccinatorSchema = z.strictObject({
@@ -137,7 +179,13 @@ export const newVaccinatorSchema = z.strictObject({
 });
 export type NewVaccinator = z.input<typeof newVaccinatorSchema>;
 
-export const vaccinatorFilterSchema = z.strictObject({ centreId: id.optional() });
+const vaccinatorPhone = string().trim().min(1, 'must not be empty').max(30, 'must be at most 30 characters');
+export const vaccinatorChangeSchema = z
+  .strictObject({ phone: vaccinatorPhone.optional(), name: text(60).optional(), centreId: id.optional(), active: active.optional() })
+  .refine(...changesSomething(['phone', 'name', 'centreId', 'active']));
+export type VaccinatorChange = z.input<typeof vaccinatorChangeSchema>;
+
+export const vaccinatorFilterSchema = z.strictObject({ centreId: id.optional(), active: active.optional() });
 export type VaccinatorFilter = z.input<typeof vaccinatorFilterSchema>;
 
 /** An operator finds appointments by the booking reference the citizen reads out, or by the mobile. */
@@ -235,6 +283,7 @@ interface SessionRow {
   booked: number;
   start_time: string;
   end_time: string;
+  active: boolean;
   created_at: Date;
 }
 
@@ -254,6 +303,7 @@ const toCentre = (row: CentreRow): Centre => ({
   district: row.district,
   state: row.state,
   timezone: row.timezone,
+  active: row.active,
   createdAt: row.created_at,
 });
 
@@ -269,6 +319,7 @@ const toSession = (row: SessionRow): Session => ({
   freeSeats: row.capacity - row.booked,
   startTime: row.start_time.slice(0, 5),
   endTime: row.end_time.slice(0, 5),
+  active: row.active,
 });
 
 const toVaccinator = (row: VaccinatorRow): Vaccinator => ({
@@ -337,28 +388,62 @@ export class ProgrammeService {
   async createCentre(input: NewCentre): Promise<Centre> {
     const centre = parseInput(newCentreSchema, input);
     const timezone = centre.timezone ?? this.options.defaultTimezone;
-    // Node and PostgreSQL know slightly different zone lists; "today" at the centre is decided in SQL.
-    const known = await this.db('pg_timezone_names').where('name', timezone).first('name');
-    if (!known) throw new ProgrammeError('invalid', `timezone must be an IANA time zone such as Asia/Kolkata`, [{ path: 'timezone', message: `unknown time zone '${timezone}'` }]);
+    await this.refuseUnknownTimeZone(timezone);
     return this.db.transaction(async (trx) => {
-      // Creates of one PIN code happen one at a time, so two requests cannot both find no duplicate.
-      await trx.raw('SELECT pg_advisory_xact_lock(hashtext(?))', [`centre:${centre.pincode}`]);
-      const existing = await trx<CentreRow>('centres').where({ pincode: centre.pincode }).whereRaw('lower(name) = lower(?)', [centre.name]).first('id');
-      if (existing) {
-        const message = `centre "${centre.name}" in PIN code ${centre.pincode} already exists (id ${existing.id})`;
-        throw new ProgrammeError('conflict', message, [{ path: 'name', message }], existing.id);
-      }
+      await this.refuseDuplicateCentre(trx, centre.name, centre.pincode);
       const [row] = await trx<CentreRow>('centres').insert({ ...centre, timezone }).returning('*');
+      return toCentre(row!);
+    });
+  }
+
+  /**
+   * Renames, moves or (de)activates a centre. A deactivated centre is no longer offered to
+   * citizens; its appointments stay booked and keep their codes.
+   */
+  async updateCentre(centreId: number, input: CentreChange): Promise<Centre> {
+    parseInput(z.strictObject({ id }), { id: centreId });
+    const change = definedOnly(parseInput(centreChangeSchema, input));
+    if (change.timezone !== undefined) await this.refuseUnknownTimeZone(change.timezone);
+    return this.db.transaction(async (trx) => {
+      const current = await trx<CentreRow>('centres').where({ id: centreId }).forUpdate().first();
+      if (!current) throw new ProgrammeError('not_found', `centre ${centreId} does not exist`);
+      if (change.name !== undefined || change.pincode !== undefined) {
+        await this.refuseDuplicateCentre(trx, change.name ?? current.name, change.pincode ?? current.pincode, centreId);
+      }
+      const [row] = await trx<CentreRow>('centres').where({ id: centreId }).update(change).returning('*');
       return toCentre(row!);
     });
   }
 
   /** Every centre matching the filter, or only `range` of them. */
   async listCentres(filter: CentreFilter = {}, range?: Range): Promise<Centre[]> {
-    const { pincode } = parseInput(centreFilterSchema, filter);
+    const { pincode, district, active } = parseInput(centreFilterSchema, filter);
     const query = this.db<CentreRow>('centres').orderBy('id');
     if (pincode) query.where({ pincode });
+    if (district !== undefined) query.whereRaw('lower(district) = lower(?)', [district]);
+    if (active !== undefined) query.where({ active });
     return (await inRange(query, range)).map(toCentre);
+  }
+
+  /** Node and PostgreSQL know slightly different zone lists; "today" at the centre is decided in SQL. */
+  private async refuseUnknownTimeZone(timezone: string): Promise<void> {
+    const known = await this.db('pg_timezone_names').where('name', timezone).first('name');
+    if (!known) throw new ProgrammeError('invalid', `timezone must be an IANA time zone such as Asia/Kolkata`, [{ path: 'timezone', message: `unknown time zone '${timezone}'` }]);
+  }
+
+  /** One centre per name (any case) and PIN code; `exceptId` is the centre being renamed. */
+  private async refuseDuplicateCentre(trx: Tx, name: string, pincode: string, exceptId?: number): Promise<void> {
+    // Writes of one PIN code happen one at a time, so two requests cannot both find no duplicate.
+    await trx.raw('SELECT pg_advisory_xact_lock(hashtext(?))', [`centre:${pincode}`]);
+    const existing = await trx<CentreRow>('centres')
+      .where({ pincode })
+      .whereRaw('lower(name) = lower(?)', [name])
+      .modify((q) => (exceptId === undefined ? q : q.whereNot({ id: exceptId })))
+      .first('id');
+    if (existing) {
+      const message = `centre "${name}" in PIN code ${pincode} already exists (id ${existing.id})`;
+      throw new ProgrammeError('conflict', message, [{ path: 'name', message }], existing.id);
+    }
   }
 
   async createSession(input: NewSession): Promise<Session> {
@@ -386,57 +471,108 @@ export class ProgrammeService {
     return toSession(row);
   }
 
-  /** Moves a session's hours; a citizen already booked keeps the seat. */
+  /**
+   * Changes a session. Citizens already booked keep their seats and codes: hours may move and
+   * capacity change (not below the seats booked), but the date, vaccine and dose they booked for,
+   * and a higher minimum age, only while nobody is booked. Deactivated, it takes no new bookings.
+   */
   async changeSession(sessionId: number, input: SessionChange): Promise<Session> {
     parseInput(z.strictObject({ id }), { id: sessionId });
     const change = parseInput(sessionChangeSchema, input);
-    const current = await this.db<SessionRow>('vaccination_sessions').where({ id: sessionId }).first();
-    if (!current) throw new ProgrammeError('not_found', `session ${sessionId} does not exist`);
-    const times = parseInput(sessionChangeSchema, { startTime: change.startTime ?? current.start_time.slice(0, 5), endTime: change.endTime ?? current.end_time.slice(0, 5) });
-    const [row] = await this.db<SessionRow>('vaccination_sessions')
-      .where({ id: sessionId })
-      .update({ start_time: times.startTime, end_time: times.endTime })
-      .returning('*');
-    return toSession(row!);
+    const vaccine = change.vaccine === undefined ? undefined : this.knownVaccine(change.vaccine);
+    return this.db.transaction(async (trx) => {
+      // Locked: a booking taking a seat meanwhile waits, so `booked` below is the real count.
+      const current = await trx<SessionRow>('vaccination_sessions').where({ id: sessionId }).forUpdate().first();
+      if (!current) throw new ProgrammeError('not_found', `session ${sessionId} does not exist`);
+      const times = parseInput(sessionTimesSchema, { startTime: change.startTime ?? current.start_time.slice(0, 5), endTime: change.endTime ?? current.end_time.slice(0, 5) });
+      if (change.date !== undefined && change.date !== current.date) {
+        const today = await this.todayAt(current.centre_id);
+        if (change.date < today) {
+          const message = `must not be in the past (today at the centre is ${today})`;
+          throw new ProgrammeError('invalid', `date ${message}`, [{ path: 'date', message }]);
+        }
+      }
+      refuseChangesUnderBookings(current, { ...change, vaccine });
+      const [row] = await trx<SessionRow>('vaccination_sessions')
+        .where({ id: sessionId })
+        .update(
+          definedOnly({
+            date: change.date,
+            vaccine,
+            min_age: change.minAge,
+            dose: change.dose,
+            capacity: change.capacity,
+            start_time: times.startTime,
+            end_time: times.endTime,
+            active: change.active,
+          }),
+        )
+        .returning('*');
+      return toSession(row!);
+    });
   }
 
   async listSessions(filter: SessionFilter = {}, range?: Range): Promise<Session[]> {
-    const { centreId, date } = parseInput(sessionFilterSchema, filter);
+    const { centreId, date, from, to, active } = parseInput(sessionFilterSchema, filter);
     const query = this.db<SessionRow>('vaccination_sessions').orderBy(['date', 'centre_id', 'vaccine', 'min_age', 'dose', 'id']);
     if (centreId !== undefined) query.where({ centre_id: centreId });
     if (date !== undefined) query.where({ date });
+    if (from !== undefined) query.where('date', '>=', from);
+    if (to !== undefined) query.where('date', '<=', to);
+    if (active !== undefined) query.where({ active });
     return (await inRange(query, range)).map(toSession);
   }
 
   async createVaccinator(input: NewVaccinator): Promise<Vaccinator> {
     const vaccinator = parseInput(newVaccinatorSchema, input);
     const phone = this.normalisePhone(vaccinator.phone);
-    try {
-      const row = await this.insertForCentre(vaccinator.centreId, () =>
-        this.db<VaccinatorRow>('vaccinators')
-          .insert({ phone, name: vaccinator.name, centre_id: vaccinator.centreId })
-          .returning('*'),
-      );
-      return toVaccinator(row);
-    } catch (error) {
-      if (pgCode(error) !== PG_UNIQUE_VIOLATION) throw error;
-      const message = `phone ${phone} is already registered to a vaccinator`;
-      throw new ProgrammeError('conflict', message, [{ path: 'phone', message }]);
-    }
+    const [row] = await this.writeVaccinator(phone, vaccinator.centreId, () =>
+      this.db<VaccinatorRow>('vaccinators')
+        .insert({ phone, name: vaccinator.name, centre_id: vaccinator.centreId })
+        .returning('*'),
+    );
+    return toVaccinator(row!);
   }
 
   async listVaccinators(filter: VaccinatorFilter = {}, range?: Range): Promise<Vaccinator[]> {
-    const { centreId } = parseInput(vaccinatorFilterSchema, filter);
+    const { centreId, active } = parseInput(vaccinatorFilterSchema, filter);
     const query = this.db<VaccinatorRow>('vaccinators').orderBy('id');
     if (centreId !== undefined) query.where({ centre_id: centreId });
+    if (active !== undefined) query.where({ active });
     return (await inRange(query, range)).map(toVaccinator);
   }
 
-  async setVaccinatorActive(vaccinatorId: number, active: boolean): Promise<Vaccinator> {
-    parseInput(z.strictObject({ id, active: z.boolean(expected('true or false')) }), { id: vaccinatorId, active });
-    const [row] = await this.db<VaccinatorRow>('vaccinators').where({ id: vaccinatorId }).update({ active }).returning('*');
+  /** Renames, moves or (de)activates a vaccinator; a deactivated one can no longer confirm doses. */
+  async updateVaccinator(vaccinatorId: number, input: VaccinatorChange): Promise<Vaccinator> {
+    parseInput(z.strictObject({ id }), { id: vaccinatorId });
+    const change = parseInput(vaccinatorChangeSchema, input);
+    const phone = change.phone === undefined ? undefined : this.normalisePhone(change.phone);
+    const [row] = await this.writeVaccinator(phone, change.centreId, () =>
+      this.db<VaccinatorRow>('vaccinators')
+        .where({ id: vaccinatorId })
+        .update(definedOnly({ phone, name: change.name, centre_id: change.centreId, active: change.active }))
+        .returning('*'),
+    );
     if (!row) throw new ProgrammeError('not_found', `vaccinator ${vaccinatorId} does not exist`);
     return toVaccinator(row);
+  }
+
+  async setVaccinatorActive(vaccinatorId: number, active: boolean): Promise<Vaccinator> {
+    return this.updateVaccinator(vaccinatorId, { active });
+  }
+
+  /** A vaccinator insert or update: the database's unique phone and the centre's foreign key decide. */
+  private async writeVaccinator(phone: string | undefined, centreId: number | undefined, write: () => PromiseLike<VaccinatorRow[]>): Promise<VaccinatorRow[]> {
+    try {
+      return await write();
+    } catch (error) {
+      if (pgCode(error) === PG_UNIQUE_VIOLATION) {
+        const message = `phone ${phone} is already registered to a vaccinator`;
+        throw new ProgrammeError('conflict', message, [{ path: 'phone', message }]);
+      }
+      if (pgCode(error) === PG_FOREIGN_KEY_VIOLATION) throw centreNotFound(centreId);
+      throw error;
+    }
   }
 
   /** Appointments by booking reference or mobile, newest first, for an operator helping a citizen. */
@@ -501,7 +637,33 @@ export class ProgrammeService {
       return row!;
     } catch (error) {
       if (pgCode(error) !== PG_FOREIGN_KEY_VIOLATION) throw error;
-      throw new ProgrammeError('not_found', `centre ${centreId} does not exist`, [{ path: 'centreId', message: 'no such centre' }]);
+      throw centreNotFound(centreId);
     }
   }
+}
+
+const centreNotFound = (centreId: number | undefined) =>
+  new ProgrammeError('not_found', `centre ${centreId} does not exist`, [{ path: 'centreId', message: 'no such centre' }]);
+
+/** The fields given, for an UPDATE that leaves the others as they are. */
+function definedOnly<T extends object>(values: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
+  return Object.fromEntries(Object.entries(values).filter(([, value]) => value !== undefined)) as { [K in keyof T]?: Exclude<T[K], undefined> };
+}
+
+/** What citizens booked for cannot change under them; the message says what to do instead. */
+function refuseChangesUnderBookings(current: SessionRow, change: { date?: string; vaccine?: string; minAge?: number; dose?: number; capacity?: number }): void {
+  if (change.capacity !== undefined && change.capacity < current.booked) {
+    const message = `must be at least ${current.booked}, the seats already booked`;
+    throw new ProgrammeError('conflict', `capacity ${message}`, [{ path: 'capacity', message }]);
+  }
+  if (current.booked === 0) return;
+  const fixed = [
+    change.date !== undefined && change.date !== current.date ? 'date' : undefined,
+    change.vaccine !== undefined && change.vaccine !== current.vaccine ? 'vaccine' : undefined,
+    change.dose !== undefined && change.dose !== current.dose ? 'dose' : undefined,
+    change.minAge !== undefined && change.minAge > current.min_age ? 'minAge' : undefined,
+  ].filter((field) => field !== undefined);
+  if (fixed.length === 0) return;
+  const why = `cannot change: session ${current.id} has ${current.booked} booking(s) (open a new session, or deactivate this one)`;
+  throw new ProgrammeError('conflict', `${fixed.join(', ')} ${why}`, fixed.map((path) => ({ path, message: why })));
 }

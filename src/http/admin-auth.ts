@@ -145,3 +145,15 @@ ${problem ? `<p role="alert">${problem}</p>` : ''}
 </main></body></html>
 `;
 }
+
+/**
+ * The one check in front of everything under /admin (the API, its OpenAPI document and the
+ * rendered reference): the Bearer token, or the session cookie of a login with it.
+ */
+export function requireAdmin(adminToken: string): RequestHandler {
+  if (!adminToken) throw new Error('adminRouter needs a non-empty admin token');
+  const auth = new AdminAuth(adminToken);
+  const [api, browser] = [auth.requireForApi(), auth.requireForBrowser()];
+  // The rendered reference is a page: a browser without a session is sent to the login form.
+  return (req, res, next) => (/^\/docs(\/|$)/.test(req.path) ? browser : api)(req, res, next);
+}
