@@ -6,6 +6,7 @@ import * as lockout from './20261128_004_lockout';
 import * as outboxSweep from './20261128_005_outbox_sweep';
 import * as sessionTimes from './20261128_006_session_times';
 import * as channels from './20261128_007_channels';
+import * as importKeys from './20261128_008_import_keys';
 
 /**
  * Migrations in order. Listed explicitly (rather than read from the folder) so they run the same
@@ -19,4 +20,5 @@ export const migrations: Record<string, Knex.Migration> = {
   '20261128_005_outbox_sweep': outboxSweep,
   '20261128_006_session_times': sessionTimes,
   '20261128_007_channels': channels,
+  '20261128_008_import_keys': importKeys,
 };

@@ -28,6 +28,9 @@ import { ProgrammeService } from './domain/programme';
 import { SmsInbox } from './domain/sms-inbox';
 import { VaccinationService } from './domain/vaccination';
 import { adminRouter } from './http/admin';
+import { adminImportRouter } from './http/admin-import';
+import { adminReportsRouter } from './http/admin-reports';
+import { ImportService } from './domain/import';
 import { certificateRouter } from './http/certificates';
 import { devRouter } from './http/dev';
 import { createHttpApp } from './http/server';
@@ -181,6 +184,8 @@ export async function createApp(config: Config, options: AppOptions = {}) {
   const routers = {
     ...channelWebhooks(CHANNELS, { db, ussd, inbox, outbound, logger, webhookSecret: config.WEBHOOK_SECRET, metrics, defaultCountry: config.DEFAULT_COUNTRY }),
     '/admin': adminRouter({ programme, vaccination, adminToken: config.ADMIN_TOKEN }),
+    '/admin/import': adminImportRouter({ imports: new ImportService(db, { defaultTimezone: config.TIMEZONE, defaultCountry: config.DEFAULT_COUNTRY, vaccines: Object.keys(config.DOSE_INTERVAL_DAYS), clock }), adminToken: config.ADMIN_TOKEN }),
+    '/admin/reports': adminReportsRouter({ db, timezone: config.TIMEZONE, adminToken: config.ADMIN_TOKEN }),
     '/': certificateRouter({ certificates, signer }),
     ...(config.developmentSandbox ? { '/dev': devRouter({ db, defaultCountry: config.DEFAULT_COUNTRY }) } : {}),
   };

@@ -130,7 +130,7 @@ function jsonBody(req: Request): unknown {
   return req.body;
 }
 
-function requireBearer(adminToken: string): RequestHandler {
+export function requireBearer(adminToken: string): RequestHandler {
   if (!adminToken) throw new Error('adminRouter needs a non-empty admin token');
   const matches = secretMatcher(adminToken);
   return (req, res, next) => {
@@ -158,7 +158,7 @@ function isBodyParserError(error: unknown): error is BodyParserError {
 }
 
 /** The admin API's own errors here; anything else (an undecodable path, a bug) to the app's error answer. */
-function errorHandler(): ErrorRequestHandler {
+export function errorHandler(): ErrorRequestHandler {
   return (error: unknown, _req, res, next) => {
     if (error instanceof ProgrammeError) {
       const body = { error: ERROR_BY_KIND[error.kind], message: error.message, ...(error.existingId !== undefined ? { existingId: error.existingId } : {}) };
