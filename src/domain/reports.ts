@@ -13,7 +13,7 @@ import type { Db } from '../db/knex';
  *   counts, look-ups aside).
  * - locks: bookings of the centre locked that day and still locked (a new code or an unlock
  *   clears the lock, and with it its time).
- * - SMS, per provider: written that day for a booking at the centre (or to a vaccinator of it);
+ * - SMS, per provider: written that day about a booking at the centre (or to a vaccinator of it);
  *   sent = accepted by the provider, delivered / failed = as the delivery report or the last
  *   attempt said; cost summed per currency from the provider's own figure ("KES 0.8000").
  */
@@ -124,17 +124,25 @@ SELECT c.id, c.name, c.pincode, c.district, c.state,
     OR EXISTS (SELECT 1 FROM vaccination_sessions s WHERE s.centre_id = c.id AND s.date = p.day)
  ORDER BY c.state, c.district, c.name, c.id`;
 
-/** Centre 0 stands for "no centre" so the two aggregates join on plain equality. */
+/**
+ * An SMS belongs to the centre of its booking: its appointment_id, else the booking reference in
+ * its params (a cancellation), else the vaccination of its certificate (the dose confirmation),
+ * else the centre of the vaccinator it went to. Centre 0 stands for "no centre", so the two
+ * aggregates join on plain equality.
+ */
 const SMS_FIGURES = `
 WITH ${PARAMS}, messages AS (
-  SELECT coalesce(s.centre_id, v.centre_id, 0) AS centre_id, m.provider, m.status, m.delivery_state, m.delivery_final,
+  SELECT coalesce(s.centre_id, vx.centre_id, v.centre_id, 0) AS centre_id, m.provider, m.status, m.delivery_state, m.delivery_final,
          CASE WHEN m.cost ~ '^[A-Z]{3} -{0,1}[0-9]+(\\.[0-9]+){0,1}$' THEN split_part(m.cost, ' ', 1) END AS currency,
          CASE WHEN m.cost ~ '^[A-Z]{3} -{0,1}[0-9]+(\\.[0-9]+){0,1}$' THEN split_part(m.cost, ' ', 2)::numeric END AS amount
     FROM outbound_messages m
-    LEFT JOIN appointments ap ON ap.id = m.appointment_id
+    LEFT JOIN appointments by_ref ON m.appointment_id IS NULL AND by_ref.reference = m.params->>'ref'
+    LEFT JOIN appointments ap ON ap.id = coalesce(m.appointment_id, by_ref.id)
     LEFT JOIN vaccination_sessions s ON s.id = ap.session_id
+    LEFT JOIN certificates cert ON m.appointment_id IS NULL AND cert.id = m.params->>'certificate'
+    LEFT JOIN vaccinations vx ON vx.id = cert.vaccination_id
     LEFT JOIN vaccinators v ON m.appointment_id IS NULL AND v.phone = m.phone
-    LEFT JOIN centres c ON c.id = coalesce(s.centre_id, v.centre_id)
+    LEFT JOIN centres c ON c.id = coalesce(s.centre_id, vx.centre_id, v.centre_id)
     CROSS JOIN params p
    WHERE m.provider IS NOT NULL AND ${onTheDay('m.created_at', 'coalesce(c.timezone, p.zone)')}
 ), counts AS (
