@@ -163,9 +163,9 @@ function readCsv(kind: ImportKind, csv: string): { rows: CsvRow[] } | { errors: 
   return errors.length ? { errors } : { rows };
 }
 
-/** csv-parse counts lines up to a record's end; a quoted cell may span lines. */
+/** csv-parse counts lines up to a record's end; a quoted cell may span lines, and raw text starts with the blank lines skipped before it. */
 function startLine(record: { info: { lines: number }; raw: string }): number {
-  const breaks = record.raw.replace(/\r?\n$/, '').match(/\n/g)?.length ?? 0;
+  const breaks = record.raw.replace(/^[\r\n]+/, '').replace(/\r?\n$/, '').match(/\n/g)?.length ?? 0;
   return record.info.lines - breaks;
 }
 

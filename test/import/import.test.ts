@@ -123,7 +123,7 @@ describe('bad rows: each named by its line, nothing imported', () => {
     expect(await imports.importCsv('centres', 'name,pincode,district,state,timezone\nA PHC,110003,New Delhi,Delhi,Mars/Olympus\nB PHC,110003,New Delhi,Delhi,\nAIIMS Delhi,110001,New Delhi,Delhi,Asia/Dubai\n')).toEqual({
       kind: 'invalid',
       errors: [
-        { line: 2, reason: "timezone must be an IANA time zone such as Asia/Kolkata (unknown time zone 'Mars/Olympus')" },
+        { line: 2, reason: 'timezone must be an IANA time zone such as Asia/Kolkata' },
         { line: 4, reason: 'timezone cannot be changed by an import (centre "AIIMS Delhi" in PIN code 110001 is in Asia/Kolkata)' },
       ],
     });
