@@ -8,6 +8,7 @@ import * as sessionTimes from './20261128_006_session_times';
 import * as channels from './20261128_007_channels';
 import * as retention from './20261128_008_retention';
 import * as sessionActive from './20261128_009_session_active';
+import * as importKeys from './20261128_010_import_keys';
 
 /**
  * Migrations in order. Listed explicitly (rather than read from the folder) so they run the same
@@ -23,4 +24,5 @@ export const migrations: Record<string, Knex.Migration> = {
   '20261128_007_channels': channels,
   '20261128_008_retention': retention,
   '20261128_009_session_active': sessionActive,
+  '20261128_010_import_keys': importKeys,
 };

@@ -30,6 +30,7 @@ import { SmsInbox } from './domain/sms-inbox';
 import { VaccinationService } from './domain/vaccination';
 import { adminRouter } from './http/admin';
 import { AdminAuth } from './http/admin-auth';
+import { ImportService } from './domain/import';
 import { certificateRouter } from './http/certificates';
 import { devRouter } from './http/dev';
 import { opsRouter, type OpsParts } from './http/ops';
@@ -221,7 +222,13 @@ export async function createApp(config: Config, options: AppOptions = {}) {
   const internalOnly = Boolean(config.METRICS_HOST);
   const routers = {
     ...channelWebhooks(CHANNELS, { db, ussd, inbox, outbound, logger, webhookSecret: config.WEBHOOK_SECRET, metrics, defaultCountry: config.DEFAULT_COUNTRY }),
-    '/admin': adminRouter({ programme, vaccination, adminToken: config.ADMIN_TOKEN }),
+    '/admin': adminRouter({
+      programme,
+      vaccination,
+      imports: new ImportService(db, { defaultTimezone: config.TIMEZONE, defaultCountry: config.DEFAULT_COUNTRY, vaccines: Object.keys(config.DOSE_INTERVAL_DAYS), clock }),
+      reports: { db, timezone: config.TIMEZONE },
+      adminToken: config.ADMIN_TOKEN,
+    }),
     '/': certificateRouter({ certificates, signer }),
     ...(config.developmentSandbox ? { '/dev': devRouter({ db, defaultCountry: config.DEFAULT_COUNTRY }) } : {}),
   };

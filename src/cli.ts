@@ -1,15 +1,20 @@
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Command, InvalidArgumentError } from 'commander';
+import { SingleBar } from 'cli-progress';
+import { Argument, Command, InvalidArgumentError, Option } from 'commander';
 import { checkTemplateBook, deploymentValues, exampleTemplateFile, readTemplateFile } from './channels/dlt';
 import { ConfigError, DEFAULT_DATABASE_URL, loadConfig } from './config';
 import { TEMPLATED_SMS_KEYS } from './contracts/templates';
 import { createDb, ensureDatabase, migrateLatest, pendingMigrations, type Db } from './db/knex';
 import { Catalogue } from './dialogue/catalogue';
 import { systemClock } from './domain/clock';
+import { isCalendarDay } from './domain/dates';
 import { generateSigningKey } from './domain/certificates';
 import { CodeVault } from './domain/codes';
+import { IMPORT_KINDS, ImportService, type ImportKind, type ImportProgress } from './domain/import';
 import { ProgrammeError, ProgrammeService, type AppointmentRecord } from './domain/programme';
 import { purgeExpired, retentionPeriods } from './domain/retention';
+import { dailyReport, REPORT_GROUPINGS, reportCsv, type ReportGrouping } from './domain/reports';
 import { VaccinationService } from './domain/vaccination';
 
 /** Operator CLI: `tsx src/cli.ts <command>`. Talks to DATABASE_URL through ProgrammeService. */
@@ -85,6 +90,24 @@ function flatAppointment(a: AppointmentRecord) {
     centre: a.centre.name,
     locked: a.locked,
     attempts: a.attempts,
+  };
+}
+
+/** One progress bar (on stderr) for each phase of an import: checking the rows, then writing them. */
+function progressBars(): { update: (progress: ImportProgress) => void; stop: () => void } {
+  let bar: SingleBar | undefined;
+  let phase: ImportProgress['phase'] | undefined;
+  return {
+    update: (progress) => {
+      if (progress.phase !== phase) {
+        bar?.stop();
+        phase = progress.phase;
+        const label = phase === 'validate' ? 'checking rows' : 'writing rows ';
+        bar = new SingleBar({ format: `${label} [{bar}] {percentage}% | {value}/{total}`, noTTYOutput: true, notTTYSchedule: 500, stream: process.stderr });
+        bar.start(progress.total, progress.done);
+      } else bar?.update(progress.done);
+    },
+    stop: () => bar?.stop(),
   };
 }
 
@@ -281,6 +304,40 @@ export function buildCli(): Command {
         await db.destroy();
       }
     });
+
+  program
+    .command('import')
+    .description('import centres, sessions or vaccinators from a CSV file: every row is checked, then all are written or none (see README "Bulk import and daily report")')
+    .addArgument(new Argument('<kind>', 'what the file holds').choices(IMPORT_KINDS))
+    .argument('<file>', 'the CSV file, with a header row')
+    .action((kind: ImportKind, file: string) =>
+      withDb(async (db, config) => {
+        const csv = readFileSync(file, 'utf8');
+        const imports = new ImportService(db, { defaultTimezone: config.TIMEZONE, defaultCountry: config.DEFAULT_COUNTRY, vaccines: Object.keys(config.DOSE_INTERVAL_DAYS) });
+        const progress = progressBars();
+        const result = await imports.importCsv(kind, csv, progress.update).finally(progress.stop);
+        if (result.kind === 'invalid') {
+          for (const error of result.errors) console.error(`line ${error.line}: ${error.reason}`);
+          throw new ProgrammeError('invalid', `${result.errors.length} ${result.errors.length === 1 ? 'row' : 'rows'} refused in ${file}; nothing was imported`);
+        }
+        const { kind: _imported, ...counts } = result;
+        console.log(JSON.stringify(counts));
+      }),
+    );
+
+  program
+    .command('report')
+    .description('the daily report: bookings, vaccinations, no-shows, cancellations, refused code attempts, locks, SMS and their cost')
+    .requiredOption('--date <YYYY-MM-DD>', 'the day, at each centre\'s time zone')
+    .addOption(new Option('--by <grouping>', 'one line per centre or per district').choices(REPORT_GROUPINGS).default('centre'))
+    .addOption(new Option('--format <format>', 'CSV with a header row, or JSON').choices(['csv', 'json']).default('csv'))
+    .action((options: { date: string; by: ReportGrouping; format: 'csv' | 'json' }) =>
+      withDb(async (db, config) => {
+        if (!isCalendarDay(options.date)) throw new InvalidArgumentError(`--date must be a real date written YYYY-MM-DD, not "${options.date}"`);
+        const report = await dailyReport(db, { date: options.date, by: options.by, defaultTimezone: config.TIMEZONE });
+        process.stdout.write(options.format === 'csv' ? reportCsv(report) : JSON.stringify(report, null, 2) + '\n');
+      }),
+    );
 
   program
     .command('keys:generate')

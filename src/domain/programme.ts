@@ -379,6 +379,16 @@ export interface ProgrammeOptions {
 
 export const DEFAULT_VACCINES: readonly string[] = ['Covishield', 'Covaxin'];
 
+/** The programme's name for a vaccine given in any case, or why it is refused. */
+export function knownVaccine(options: Pick<ProgrammeOptions, 'vaccines'>, input: string): { vaccine: string; message?: undefined } | { vaccine?: undefined; message: string } {
+  const vaccines = options.vaccines ?? DEFAULT_VACCINES;
+  const vaccine = vaccines.find((name) => name.toLowerCase() === input.toLowerCase());
+  return vaccine ? { vaccine } : { message: `must be one of ${vaccines.join(', ')} (the vaccines of DOSE_INTERVAL_DAYS)` };
+}
+
+/** What createSession says of a day before today at the centre. */
+export const pastDateMessage = (today: string) => `must not be in the past (today at the centre is ${today})`;
+
 export class ProgrammeService {
   constructor(
     private readonly db: Db,
@@ -451,7 +461,7 @@ export class ProgrammeService {
     const vaccine = this.knownVaccine(session.vaccine);
     const today = await this.todayAt(session.centreId);
     if (session.date < today) {
-      const message = `must not be in the past (today at the centre is ${today})`;
+      const message = pastDateMessage(today);
       throw new ProgrammeError('invalid', `date ${message}`, [{ path: 'date', message }]);
     }
     const row = await this.insertForCentre(session.centreId, () =>
@@ -606,11 +616,9 @@ export class ProgrammeService {
   }
 
   private knownVaccine(input: string): string {
-    const vaccines = this.options.vaccines ?? DEFAULT_VACCINES;
-    const vaccine = vaccines.find((name) => name.toLowerCase() === input.toLowerCase());
-    if (vaccine) return vaccine;
-    const message = `must be one of ${vaccines.join(', ')} (the vaccines of DOSE_INTERVAL_DAYS)`;
-    throw new ProgrammeError('invalid', `vaccine ${message}`, [{ path: 'vaccine', message }]);
+    const known = knownVaccine(this.options, input);
+    if (known.message === undefined) return known.vaccine;
+    throw new ProgrammeError('invalid', `vaccine ${known.message}`, [{ path: 'vaccine', message: known.message }]);
   }
 
   /** Today's date at the centre, decided in SQL like every other "today" of a centre. */

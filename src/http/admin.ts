@@ -18,6 +18,9 @@ import {
 import { REFERENCE_PATTERN } from '../domain/booking';
 import type { VaccinationService } from '../domain/vaccination';
 import { requireAdmin } from './admin-auth';
+import { importRoutes } from './admin-import';
+import { reportRoutes, type AdminReportsDeps } from './admin-reports';
+import type { ImportService } from '../domain/import';
 import { docsAssets, docsPage } from './admin-docs';
 import { openApiDocument, type OpenApiDocument } from './openapi';
 import { mountRoutes, route, type Route } from './route-table';
@@ -25,6 +28,9 @@ import { mountRoutes, route, type Route } from './route-table';
 export interface AdminDeps {
   programme: ProgrammeService;
   vaccination: VaccinationService;
+  imports: ImportService;
+  /** The daily report reads the tables directly. */
+  reports: AdminReportsDeps;
   adminToken: string;
 }
 
@@ -352,6 +358,8 @@ export function adminRoutes(deps: AdminDeps): Route[] {
         return { id: result.id, reference: result.reference, unlocked: true as const };
       },
     }),
+    ...importRoutes(deps.imports),
+    ...reportRoutes(deps.reports),
   ];
   return routes;
 }
@@ -371,7 +379,7 @@ function isBodyParserError(error: unknown): error is BodyParserError {
 }
 
 /** The admin API's own errors here; anything else (an undecodable path, a bug) to the app's error answer. */
-function errorHandler(): ErrorRequestHandler {
+export function errorHandler(): ErrorRequestHandler {
   return (error: unknown, _req, res, next) => {
     if (error instanceof ProgrammeError) {
       const body = { error: ERROR_BY_KIND[error.kind], message: error.message, ...(error.existingId !== undefined ? { existingId: error.existingId } : {}) };

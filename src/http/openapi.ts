@@ -50,6 +50,7 @@ const ERROR_DESCRIPTIONS: Record<400 | 401 | ErrorStatus, string> = {
   404: 'No such record',
   409: 'Conflicts with the current state: `message` says why',
   413: 'Request body too large',
+  415: 'Request body of another type than documented',
 };
 
 /** '/centres/:id' → '/centres/{id}' */

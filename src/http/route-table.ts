@@ -1,6 +1,6 @@
 import express, { type Request, type RequestHandler, type Response, type Router } from 'express';
 import type { z } from 'zod';
-import { ProgrammeError, parseInput } from '../domain/programme';
+import { parseInput } from '../domain/programme';
 import { verifyBodyEncoding } from './server';
 
 /**
@@ -19,6 +19,8 @@ export interface RouteBody<S extends z.ZodType = z.ZodType> {
   description?: string;
   /** body-parser's limit, e.g. '32kb' (the default) or '5mb' for an import. */
   limit?: string;
+  /** The 413 answer's message when the body is over the limit (what the caller should do instead). */
+  tooLarge?: string;
 }
 
 export interface RouteResponse {
@@ -29,7 +31,7 @@ export interface RouteResponse {
 }
 
 /** Error answers a route can give besides 400 (bad input) and 401 (no admin token), always documented. */
-export type ErrorStatus = 404 | 409 | 413;
+export type ErrorStatus = 404 | 409 | 413 | 415;
 
 export interface RouteInput<P, Q, B> {
   params: P;
@@ -77,18 +79,30 @@ export function mountRoutes(router: Router, routes: readonly Route[]): void {
 function bodyParsers(body: RouteBody | undefined): RequestHandler[] {
   if (!body) return [];
   const limit = body.limit ?? '32kb';
-  return body.contentType === 'text/csv'
-    ? [express.text({ type: 'text/csv', limit, defaultCharset: 'utf-8' })]
-    : [express.json({ limit, verify: verifyBodyEncoding })];
+  const parse =
+    body.contentType === 'text/csv' ? express.text({ type: 'text/csv', limit, defaultCharset: 'utf-8' }) : express.json({ limit, verify: verifyBodyEncoding });
+  return [
+    (req, res, next) =>
+      parse(req, res, (error?: { type?: string }) => {
+        if (error?.type !== 'entity.too.large') return next(error);
+        res.status(413).json({ error: 'payload_too_large', message: body.tooLarge ?? `the request body is larger than ${limit}` });
+      }),
+  ];
 }
 
 function respond(entry: Route): RequestHandler {
   const status = Number(Object.keys(entry.responses).find((code) => code.startsWith('2')) ?? 200);
   return async (req, res) => {
+    // The body parsers leave the body undefined unless the request says it is of their type.
+    if (entry.body && req.body === undefined) {
+      const { contentType, description } = entry.body;
+      res.status(415).json({ error: 'unsupported_media_type', message: `send the body with Content-Type: ${contentType}${description ? ` (${description})` : ''}` });
+      return;
+    }
     const input: RouteInput<unknown, unknown, unknown> = {
       params: entry.params ? parseInput(entry.params, req.params) : undefined,
       query: entry.query ? parseInput(entry.query, req.query) : undefined,
-      body: entry.body ? parseInput(entry.body.schema, bodyOf(req, entry.body.contentType)) : undefined,
+      body: entry.body ? parseInput(entry.body.schema, req.body) : undefined,
       req,
       res,
     };
@@ -98,11 +112,3 @@ function respond(entry: Route): RequestHandler {
   };
 }
 
-/** The body parsers leave the body undefined unless the request says it is of their type. */
-function bodyOf(req: Request, contentType: BodyContentType): unknown {
-  if (req.body === undefined) {
-    const what = contentType === 'text/csv' ? 'CSV' : 'JSON';
-    throw new ProgrammeError('invalid', `request body must be ${what} (Content-Type: ${contentType})`);
-  }
-  return req.body;
-}

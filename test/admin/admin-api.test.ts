@@ -3,6 +3,7 @@ import { ManualClock } from '../../src/domain/clock';
 import { CodeVault } from '../../src/domain/codes';
 import { VaccinationService } from '../../src/domain/vaccination';
 import type { AddressInfo } from 'node:net';
+import { ImportService } from '../../src/domain/import';
 import express from 'express';
 import type { Db } from '../../src/db/knex';
 import { ProgrammeService } from '../../src/domain/programme';
@@ -113,7 +114,7 @@ const cases: Case[] = [
   { label: 'centre: the same name in another PIN code is a new centre', method: 'POST', path: '/centres', body: { name: 'AIIMS Delhi', pincode: '110002', district: 'New Delhi', state: 'Delhi' }, status: 201, expected: { name: 'AIIMS Delhi', pincode: '110002' } },
   { label: 'centre: unknown field is 400', method: 'POST', path: '/centres', body: { ...centre, timeZone: 'Asia/Kolkata' }, status: 400, expected: { ...invalid('timeZone'), message: 'timeZone is not a known field' } },
   { label: 'centre: malformed JSON is 400', method: 'POST', path: '/centres', raw: { contentType: 'application/json', text: '{"name": "AIIMS",' }, status: 400, expected: { error: 'invalid_request', message: 'request body is not valid JSON' } },
-  { label: 'centre: a non-JSON body is 400', method: 'POST', path: '/centres', raw: { contentType: 'text/plain', text: 'name=AIIMS' }, status: 400, expected: { error: 'invalid_request', message: expect.stringContaining('JSON') } },
+  { label: 'centre: a non-JSON body is 415, naming the type', method: 'POST', path: '/centres', raw: { contentType: 'text/plain', text: 'name=AIIMS' }, status: 415, expected: { error: 'unsupported_media_type', message: expect.stringContaining('application/json') } },
   {
     label: 'centres: filtered by pincode',
     method: 'GET',
@@ -369,7 +370,7 @@ beforeAll(async () => {
   fx = await createFixtures(programme);
   const app = express();
   const vaccination = new VaccinationService(db, new CodeVault('admin-test-secret-0123456789abcdef'), clock);
-  app.use('/admin', adminRouter({ programme, vaccination, adminToken: TOKEN }));
+  app.use('/admin', adminRouter({ programme, vaccination, imports: new ImportService(db, { defaultTimezone: 'Asia/Kolkata', defaultCountry: 'IN', vaccines: ['Covishield', 'Covaxin'], clock }), reports: { db, timezone: 'Asia/Kolkata' }, adminToken: TOKEN }));
   server = http.createServer(app);
   await new Promise<void>((ready) => server.listen(0, '127.0.0.1', ready));
   baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/admin`;
@@ -396,6 +397,6 @@ describe('adminRouter', () => {
   test('refuses to start without a token', () => {
     const programme = new ProgrammeService(db, { defaultTimezone: 'Asia/Kolkata', defaultCountry: 'IN', vaccines: ['Covishield', 'Covaxin'], clock });
     const vaccination = new VaccinationService(db, new CodeVault('admin-test-secret-0123456789abcdef'), clock);
-    expect(() => adminRouter({ programme, vaccination, adminToken: '' })).toThrow(/token/);
+    expect(() => adminRouter({ programme, vaccination, imports: new ImportService(db, { defaultTimezone: 'Asia/Kolkata', defaultCountry: 'IN', vaccines: ['Covishield', 'Covaxin'], clock }), reports: { db, timezone: 'Asia/Kolkata' }, adminToken: '' })).toThrow(/token/);
   });
 });

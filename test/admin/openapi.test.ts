@@ -1,5 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { ImportService } from '../../src/domain/import';
 import express, { type Router } from 'express';
 import type { Db } from '../../src/db/knex';
 import { ManualClock } from '../../src/domain/clock';
@@ -45,7 +46,7 @@ const get = (path: string, headers: Record<string, string> = { authorization: `B
 beforeAll(async () => {
   db = await freshDb();
   const programme = new ProgrammeService(db, { defaultTimezone: 'Asia/Kolkata', defaultCountry: 'IN', vaccines: ['Covishield', 'Covaxin'], clock });
-  deps = { programme, vaccination: new VaccinationService(db, new CodeVault('openapi-test-secret-0123456789abcdef'), clock), adminToken: TOKEN };
+  deps = { programme, vaccination: new VaccinationService(db, new CodeVault('openapi-test-secret-0123456789abcdef'), clock), imports: new ImportService(db, { defaultTimezone: 'Asia/Kolkata', defaultCountry: 'IN', vaccines: ['Covishield', 'Covaxin'], clock }), reports: { db, timezone: 'Asia/Kolkata' }, adminToken: TOKEN };
   const app = express();
   app.use('/admin', adminRouter(deps));
   server = http.createServer(app);
