@@ -25,9 +25,10 @@ COPY --from=build /app/dist dist
 RUN mkdir data && chown node:node data
 USER node
 EXPOSE 3000
-# node:20-slim has no curl: node's own fetch asks /health (database and Redis) on this container's PORT.
+# node:20-slim has no curl: node's own fetch asks /healthz (the process answers) on this container's PORT.
+# Compose checks readiness (/readyz) per service; a worker-only container answers on WORKER_METRICS_PORT.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 # Web and worker in one process; docker-compose.yml runs dist/src/web.js and dist/src/worker.js apart,
 # and dist/src/cli.js migrate once before them.
 CMD ["node", "dist/src/main.js"]

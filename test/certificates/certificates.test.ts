@@ -75,7 +75,9 @@ async function recordVaccination(options: { appointmentStatus?: string } = {}): 
     account_id: accountId, name: NAME, birth_year: 1980, gender: 'M',
     id_type: 'AADHAAR', id_hash: `hash-${n}`, id_last4: '0124',
   });
-  const centreId = await insertId('centres', { name: 'PHC Saket', pincode: '110017', district: 'South Delhi', state: 'Delhi' });
+  // One centre per name and PIN code (its natural key): later fixtures reuse it.
+  const centre = { name: 'PHC Saket', pincode: '110017', district: 'South Delhi', state: 'Delhi' };
+  const centreId = (await db('centres').where({ name: centre.name, pincode: centre.pincode }).first('id'))?.id ?? (await insertId('centres', centre));
   const sessionId = await insertId('vaccination_sessions', {
     centre_id: centreId, date: '2026-11-28', vaccine: 'COVISHIELD', min_age: 18, dose: 1, capacity: 10, booked: 1,
   });

@@ -79,7 +79,8 @@ describe('docker-compose.yml', () => {
       });
     }
     expect(services.migrate!.depends_on).toEqual({ postgres: { condition: 'service_healthy' } });
-    expect(services.web!.healthcheck!.test!.join(' ')).toContain('/health');
+    expect(services.web!.healthcheck!.test!.join(' ')).toContain('/readyz');
+    expect(services.worker!.healthcheck!.test!.join(' ')).toContain('9101/readyz');
   });
 
   it('runs the compiled entry points of this repository, in production, configured from .env', () => {
@@ -110,13 +111,13 @@ describe('Dockerfile', () => {
     expect(runtime.filter((line) => line.startsWith('COPY ') && !line.startsWith('COPY --from=build'))).toEqual(['COPY package.json package-lock.json ./']);
   });
 
-  it('runs as a non-root user, checks /health and starts node on the compiled main', () => {
+  it('runs as a non-root user, checks /healthz and starts node on the compiled main', () => {
     const runtime = stages.at(-1)!;
     const user = runtime.filter((line) => line.startsWith('USER ')).at(-1);
     expect(user).toBeDefined();
     expect(user!.slice(5).trim()).not.toMatch(/^(root|0)(:|$)/);
     const healthcheck = runtime.find((line) => line.startsWith('HEALTHCHECK '));
-    expect(healthcheck).toContain('/health');
+    expect(healthcheck).toContain('/healthz');
     expect(runtime.at(-1)).toBe('CMD ["node", "dist/src/main.js"]');
   });
 
