@@ -201,6 +201,8 @@ export async function createApp(config: Config, options: AppOptions = {}) {
   const inboundSms = routeInboundSms(inbox, smsDialogue);
 
   let stopping = false;
+  /** Between startWorker's call and its end: a worker process is not ready (nor exporting its queues) before. */
+  let workerStarting = false;
   const adminAuth = new AdminAuth(config.ADMIN_TOKEN);
   const dashboard = { auth: adminAuth, router: queueDashboard([...namedQueues().values()]) };
   const opsParts: Omit<OpsParts, 'serveMetrics' | 'dashboard'> = {
@@ -212,6 +214,7 @@ export async function createApp(config: Config, options: AppOptions = {}) {
       database: async () => void (await db.raw('SELECT 1')),
       redis: async () => void (await redis.ping()),
       ...Object.fromEntries([...namedQueues()].map(([name, queue]) => [`queue ${name}`, async () => void (await queue.getJobCounts('wait'))])),
+      worker: async () => (workerStarting ? 'starting the outbox relay and the queue workers' : undefined),
       schema: async () => {
         const pending = await pendingMigrations(db);
         return pending.length ? `${pending.length} migration(s) not run: ${pending.join(', ')}` : undefined;
@@ -319,6 +322,7 @@ export async function createApp(config: Config, options: AppOptions = {}) {
 
     /** The outbox relay, the SMS worker, the task worker and the scheduled sweeps. */
     async startWorker(): Promise<void> {
+      workerStarting = true;
       const lanes = [
         (limit: number) => outbound.relayBatch(limit, (rows) => enqueueByRoute(rows)),
         (limit: number) => relayTaskBatch(db, limit, (tasks) => enqueueTasks(taskQueue, tasks)),
@@ -348,6 +352,7 @@ export async function createApp(config: Config, options: AppOptions = {}) {
       );
       await Promise.all(workers.map((worker) => worker.waitUntilReady()));
       exportsBacklog = true;
+      workerStarting = false;
     },
 
     /**

@@ -2,10 +2,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Client } from 'pg';
 import { migrations } from '../../migrations';
 import { freePort, waitFor } from '../faults/support/services';
-import { testDatabaseUrl, testRedisPrefix } from '../support/db';
+import { dropDatabase, testDatabaseUrl, testRedisPrefix } from '../support/db';
 import { REPO } from '../support/sandbox-process';
 
 /**
@@ -36,18 +35,6 @@ function filesUnder(dir: string): string[] {
     .map((entry) => join(entry.parentPath, entry.name));
 }
 
-async function dropDatabase(databaseUrl: string): Promise<void> {
-  const url = new URL(databaseUrl);
-  const name = url.pathname.slice(1);
-  url.pathname = '/postgres';
-  const admin = new Client({ connectionString: url.toString() });
-  await admin.connect();
-  try {
-    await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-  } finally {
-    await admin.end();
-  }
-}
 
 describe('npm run build', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'tika-dist-data-'));

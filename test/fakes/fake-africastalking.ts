@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { waitUntil } from './waiting';
 import type { RecordingFake } from '../channels/harness';
 
 /** A scripted answer: an HTTP response, or no answer at all (to test timeouts). */
@@ -97,43 +98,10 @@ export async function startFakeAfricasTalking(): Promise<FakeAfricasTalking> {
       scriptedFor.set(to, [...(scriptedFor.get(to) ?? []), ...responses]);
     },
     waitForRequestTo(to, timeoutMs = 10_000) {
-      return new Promise((resolve, reject) => {
-        const check = () => {
-          const found = requests.find((r) => r.form.to === to);
-          if (!found) return;
-          cleanup();
-          resolve(found);
-        };
-        const timer = setTimeout(() => {
-          cleanup();
-          reject(new Error(`fake Africa's Talking: no request to ${to} within ${timeoutMs} ms`));
-        }, timeoutMs);
-        const cleanup = () => {
-          clearTimeout(timer);
-          requestListeners.delete(check);
-        };
-        requestListeners.add(check);
-        check();
-      });
+      return waitUntil(requestListeners, () => requests.find((r) => r.form.to === to), timeoutMs, () => `fake Africa's Talking: no request to ${to} within ${timeoutMs} ms`);
     },
     waitForSent(count, timeoutMs = 5000) {
-      return new Promise((resolve, reject) => {
-        const check = () => {
-          if (sent.length < count) return;
-          cleanup();
-          resolve(sent);
-        };
-        const timer = setTimeout(() => {
-          cleanup();
-          reject(new Error(`fake Africa's Talking: expected ${count} sent SMS within ${timeoutMs} ms, got ${sent.length}`));
-        }, timeoutMs);
-        const cleanup = () => {
-          clearTimeout(timer);
-          sentListeners.delete(check);
-        };
-        sentListeners.add(check);
-        check();
-      });
+      return waitUntil(sentListeners, () => (sent.length >= count ? sent : undefined), timeoutMs, () => `fake Africa's Talking: expected ${count} sent SMS within ${timeoutMs} ms, got ${sent.length}`);
     },
     reset() {
       requests.length = 0;

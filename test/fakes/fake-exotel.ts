@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { waitUntil } from './waiting';
 
 /** A scripted answer: an HTTP response, or no answer at all (to test timeouts). */
 export type FakeExotelResponse = { status: number; json?: unknown; text?: string } | { hang: true };
@@ -108,23 +109,7 @@ export async function startFakeExotel(account: FakeExotelAccount): Promise<FakeE
       scripted.push(...responses);
     },
     waitForSent(count, timeoutMs = 5000) {
-      return new Promise((resolve, reject) => {
-        const check = () => {
-          if (sent.length < count) return;
-          cleanup();
-          resolve(sent);
-        };
-        const timer = setTimeout(() => {
-          cleanup();
-          reject(new Error(`fake Exotel: expected ${count} sent SMS within ${timeoutMs} ms, got ${sent.length}`));
-        }, timeoutMs);
-        const cleanup = () => {
-          clearTimeout(timer);
-          sentListeners.delete(check);
-        };
-        sentListeners.add(check);
-        check();
-      });
+      return waitUntil(sentListeners, () => (sent.length >= count ? sent : undefined), timeoutMs, () => `fake Exotel: expected ${count} sent SMS within ${timeoutMs} ms, got ${sent.length}`);
     },
     reset() {
       requests.length = 0;

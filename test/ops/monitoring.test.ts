@@ -30,7 +30,7 @@ describe('readiness', () => {
     expect([ready.status, body]).toEqual([200, {
       status: 'ready',
       failing: [],
-      checks: { database: 'ok', redis: 'ok', 'queue sms-africastalking': 'ok', 'queue tasks': 'ok', schema: 'ok' },
+      checks: { database: 'ok', redis: 'ok', 'queue sms-africastalking': 'ok', 'queue tasks': 'ok', worker: 'ok', schema: 'ok' },
     }]);
   });
 

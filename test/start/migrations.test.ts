@@ -1,12 +1,12 @@
 import { spawn } from 'node:child_process';
+import { Client } from 'pg';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Client } from 'pg';
 import { createDb, ensureDatabase, migrateLatest } from '../../src/db/knex';
 import { migrations } from '../../migrations';
 import { freePort } from '../faults/support/services';
-import { testDatabaseUrl, testRedisPrefix } from '../support/db';
+import { dropDatabase, testDatabaseUrl, testRedisPrefix } from '../support/db';
 import { REPO } from '../support/sandbox-process';
 
 /**
@@ -32,18 +32,6 @@ function run(args: string[], env: Record<string, string>, timeoutMs = 60_000): P
   });
 }
 
-async function dropDatabase(databaseUrl: string): Promise<void> {
-  const url = new URL(databaseUrl);
-  const name = url.pathname.slice(1);
-  url.pathname = '/postgres';
-  const admin = new Client({ connectionString: url.toString() });
-  await admin.connect();
-  try {
-    await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-  } finally {
-    await admin.end();
-  }
-}
 
 describe('migrations as their own step', () => {
   let dataDir: string;

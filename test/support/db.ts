@@ -1,3 +1,4 @@
+import { Client } from 'pg';
 import { createDb, ensureDatabase, migrateLatest, type Db } from '../../src/db/knex';
 
 /** Each jest worker has its own database and Redis prefix, so test files can run in parallel. */
@@ -33,4 +34,18 @@ export async function truncateAll(db: Db): Promise<void> {
   );
   const tables = rows.map((r) => r.tablename).filter((t) => !TABLES_TO_KEEP.has(t));
   if (tables.length) await db.raw(`TRUNCATE ${tables.map((t) => `"${t}"`).join(', ')} RESTART IDENTITY CASCADE`);
+}
+
+/** Drops a test database (its connections too), so a test can start from no database at all. */
+export async function dropDatabase(databaseUrl: string): Promise<void> {
+  const url = new URL(databaseUrl);
+  const name = url.pathname.slice(1);
+  url.pathname = '/postgres';
+  const admin = new Client({ connectionString: url.toString() });
+  await admin.connect();
+  try {
+    await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+  } finally {
+    await admin.end();
+  }
 }
