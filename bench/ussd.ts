@@ -276,8 +276,10 @@ async function main(): Promise<number> {
       totalSeconds: (Date.now() - started) / 1000,
     };
     mkdirSync(RESULTS_DIR, { recursive: true });
-    writeFileSync(join(RESULTS_DIR, 'latest.json'), `${JSON.stringify(summary, null, 2)}\n`);
-    log(`wrote ${join('bench', 'results', 'latest.json')} (${summary.totalSeconds.toFixed(1)} s in all)`);
+    // A profiling run is partial (first hops, Tika only): it does not replace the last full run's results.
+    const resultsFile = firstHopsOnly ? 'profile.json' : 'latest.json';
+    writeFileSync(join(RESULTS_DIR, resultsFile), `${JSON.stringify(summary, null, 2)}\n`);
+    log(`wrote ${join('bench', 'results', resultsFile)} (${summary.totalSeconds.toFixed(1)} s in all)`);
   } catch (error) {
     failures.push(`bench stopped: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
   } finally {
