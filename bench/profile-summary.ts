@@ -1,7 +1,8 @@
 /**
  * Summarises a V8 CPU profile (`node --cpu-prof`, written by `BENCH_CPU_PROFILE=<dir> npm run bench`):
- * self time grouped by package (knex, pg, express, ioredis, zod, tsx, ours, node internals, …) and
- * the top self-time functions.
+ * self time grouped by package (knex, pg, express, ioredis, zod, tsx, ours, node internals, …), the
+ * same with the time spent in node's built-ins and native code (socket writes, crypto, …) charged to
+ * the nearest package up the stack that called it, and the top self-time functions.
  *
  *   npx tsx bench/profile-summary.ts <file.cpuprofile> [top=25]
  */
@@ -41,6 +42,18 @@ function summarise(profile: Profile, top: number): string {
   const idle = [...selfUs.entries()].filter(([id]) => byId.get(id)!.callFrame.functionName === '(idle)').reduce((a, [, t]) => a + t, 0);
   const busy = total - idle;
 
+  const parentOf = new Map<number, number>();
+  for (const node of profile.nodes) for (const child of node.children ?? []) parentOf.set(child, node.id);
+  /** The first frame up the stack that is a package or ours: who caused this built-in/native time. */
+  const callerPackage = (id: number): string => {
+    for (let at: number | undefined = id; at !== undefined; at = parentOf.get(at)) {
+      const { url, functionName } = byId.get(at)!.callFrame;
+      const pkg = packageOf(url, functionName);
+      if (pkg !== 'node (built-in)' && pkg !== '(native/V8)') return pkg;
+    }
+    return packageOf(byId.get(id)!.callFrame.url, byId.get(id)!.callFrame.functionName);
+  };
+  const byCaller = new Map<string, number>();
   const byPackage = new Map<string, number>();
   const byFunction = new Map<string, { pkg: string; us: number }>();
   for (const [id, us] of selfUs) {
@@ -48,6 +61,8 @@ function summarise(profile: Profile, top: number): string {
     if (functionName === '(idle)') continue;
     const pkg = packageOf(url, functionName);
     byPackage.set(pkg, (byPackage.get(pkg) ?? 0) + us);
+    const caller = callerPackage(id);
+    byCaller.set(caller, (byCaller.get(caller) ?? 0) + us);
     const where = url ? `${url.replace(/^.*\/node_modules\//, '').replace(/^file:\/\/.*?\/(src|bench|flows)\//, '$1/')}:${lineNumber + 1}` : '';
     const key = `${functionName || '(anonymous)'} ${where}`.trim();
     const entry = byFunction.get(key) ?? { pkg, us: 0 };
@@ -60,6 +75,9 @@ function summarise(profile: Profile, top: number): string {
     '',
     'self time by package (share of busy time):',
     ...[...byPackage.entries()].sort((a, b) => b[1] - a[1]).map(([pkg, us]) => `  ${pct(us)}  ${pkg}`),
+    '',
+    'self time with built-in and native time charged to the calling package:',
+    ...[...byCaller.entries()].sort((a, b) => b[1] - a[1]).slice(0, top).map(([pkg, us]) => `  ${pct(us)}  ${pkg}`),
     '',
     `top ${top} functions by self time:`,
     ...[...byFunction.entries()]

@@ -285,8 +285,7 @@ async function main(): Promise<number> {
   } finally {
     log('cleaning up');
     if (loader) await stopLoader(loader);
-    for (const child of yardsticks.values()) await stopChild(child.process);
-    if (tika) await stopChild(tika.process);
+    await Promise.all([...yardsticks.values(), ...(tika ? [tika] : [])].map((child) => stopChild(child.process)));
     if (app) await app.close();
     await deleteRedisKeys();
   }

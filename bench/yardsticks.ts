@@ -231,16 +231,15 @@ async function main(): Promise<void> {
     server.once('listening', resolve);
     server.once('error', reject);
   });
-  const close = () => {
+  // The IPC channel alone keeps this process alive: it exits once its server and stores are closed.
+  const close = async () => {
     server.closeAllConnections();
     server.close();
-    if (stores) {
-      void stores.pg.end();
-      stores.redis.disconnect();
-    }
+    if (stores) await Promise.allSettled([stores.pg.end(), stores.redis.quit()]);
+    process.exit(0);
   };
-  process.once('disconnect', close);
-  process.once('SIGTERM', close);
+  process.once('disconnect', () => void close());
+  process.once('SIGTERM', () => void close());
   process.send!({ type: 'listening', port: (server.address() as AddressInfo).port } satisfies YardstickMessage);
 }
 
