@@ -1,30 +1,35 @@
 /**
  * Throughput bench: `npm run bench`. See bench/README.md for what each number means.
  *
- * Starts the whole product in this process (web + relay + SMS worker, sandbox SMS provider) on its
- * own database `tika_bench` and Redis prefix `tikabench`, and a bare express route as the baseline,
- * both on 127.0.0.1. Load comes from autocannon in a child process (bench/load.ts). Then books
- * appointments through the domain and times the code SMS through outbox → relay → BullMQ →
- * worker → sandbox. Prints a table and writes bench/results/latest.json.
+ * Tika's web process (src/web.ts) runs in a child process, and so does each yardstick it is measured
+ * against (bench/yardsticks.ts: a bare express route, a minimal stateful hop, ussd-menu-builder), all
+ * on 127.0.0.1, on the bench's own database `tika_bench` and Redis prefix `tikabench`. This process
+ * seeds the data and runs the outbox relay and SMS worker (sandbox provider). Load comes from
+ * autocannon in a child process (bench/load.ts). Then it books appointments through the domain and
+ * times the code SMS through outbox → relay → BullMQ → worker → sandbox. Prints the tables and writes
+ * bench/results/latest.json. Exits 1 on a broken invariant only (a wrong answer, an error, a lost
+ * booking or SMS), never on a missed ratio.
  *
  * Tunables (environment): BENCH_DURATION (s per timed scenario, default 10), BENCH_CONNECTIONS (50),
  * BENCH_SESSIONS (mid-conversation sessions, 3000), BENCH_BOOKINGS (per booking batch, 1000),
- * BENCH_SMS_RATE (the SMS worker's rate limit for this run, 10000/s).
+ * BENCH_SMS_RATE (the SMS worker's rate limit for this run, 10000/s), BENCH_CPU_PROFILE (a directory:
+ * Tika's web process runs under --cpu-prof and only the first hops are run, on Tika only).
  */
 import { execSync, fork, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import express from 'express';
 import Redis from 'ioredis';
 import { createApp, type App } from '../src/app';
 import { loadConfig } from '../src/config';
 import { createDb, ensureDatabase, migrateLatest, type Db } from '../src/db/knex';
 import { setLanguage } from '../src/domain/accounts';
 import { addDays, dayIn } from '../src/domain/dates';
+import { MAX_SESSION_CAPACITY } from '../src/domain/programme';
 import { UNIQUE_TOKEN, type LoadJob, type LoadMessage, type LoadOutcome, type LoadReply } from './load';
+import { YARDSTICK_KINDS, YARDSTICK_SCREENS, type YardstickKind, type YardstickMessage } from './yardsticks';
 
 const DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/tika_bench';
 const REDIS_URL = 'redis://127.0.0.1:6379';
@@ -32,6 +37,7 @@ const REDIS_PREFIX = 'tikabench';
 const WEBHOOK_SECRET = 'bench-webhook-secret-0123456789';
 const SERVICE_CODE = '*384*1234#';
 const PINCODE = '110001';
+const YARDSTICK_PINCODE = '110002';
 
 const intEnv = (name: string, fallback: number) => {
   const value = Number(process.env[name] ?? fallback);
@@ -47,7 +53,25 @@ const BOOKING_CONCURRENCY = 50;
 const SEATS_PER_SESSION = 3000;
 const SMS_RATE = intEnv('BENCH_SMS_RATE', 10_000);
 /** Whatever happens, the process ends by then. */
-const HARD_LIMIT_MS = 180_000;
+const HARD_LIMIT_MS = 600_000;
+/** BENCH_CPU_PROFILE=<dir>: Tika's web process runs with --cpu-prof, and only the first hops are run (on Tika only). */
+const CPU_PROFILE_DIR = process.env.BENCH_CPU_PROFILE;
+const firstHopsOnly = Boolean(CPU_PROFILE_DIR);
+
+/** Issue 11, part 1: every hop ≥ 1.0× ussd-menu-builder and ≥ 0.5× the minimal hop, p99 ≤ 100 ms at 50 connections. */
+const HOP_TARGETS = { vsMenuBuilder: 1.0, vsMinimal: 0.5, p99Ms: 100 } as const;
+const HOP_LABELS = {
+  'first-new': 'first hop, new mobile',
+  'first-known': 'first hop, known mobile',
+  members: 'member list',
+  pin: 'PIN prompt',
+  centres: 'centre list',
+  confirm: 'confirming hop',
+} as const;
+type HopId = keyof typeof HOP_LABELS;
+type ServerName = 'tika' | 'menu-builder' | 'minimal' | 'bare';
+/** book.done's parameters, for the fixed start of the screen ("Booked: "). */
+const DONE_PARAMS = { memberName: 'MEMBER', centre: '', day: '', time: '', ref: '' };
 
 const RESULTS_DIR = join(__dirname, 'results');
 
@@ -57,6 +81,8 @@ const phone = (series: string, i: number) => `+91${series}${String(i).padStart(6
 interface Row {
   scenario: string;
   kind: 'http' | 'domain';
+  hop?: HopId;
+  server?: ServerName;
   /** Operations per second (requests, bookings or messages). */
   rate: number;
   unit: string;
@@ -89,7 +115,8 @@ async function main(): Promise<number> {
   log('resetting tika_bench and tikabench:* keys');
   await resetStores();
 
-  const config = loadConfig({
+  // The same settings for the in-process app (seeding, domain bookings, relay, SMS worker) and Tika's web process.
+  const configEnv: Record<string, string> = {
     NODE_ENV: 'development',
     PORT: '0',
     DATABASE_URL,
@@ -101,28 +128,37 @@ async function main(): Promise<number> {
     USSD_SERVICE_CODE: SERVICE_CODE,
     SMS_SEND_RATE_PER_SECOND: String(SMS_RATE),
     DATA_DIR: join(tmpdir(), 'tika-bench-data'),
-  });
+  };
+  const config = loadConfig(configEnv);
 
   let app: App | undefined;
-  let appServer: Server | undefined;
-  let baseServer: Server | undefined;
+  let tika: Child | undefined;
+  const yardsticks = new Map<YardstickKind, Child>();
   let loader: ChildProcess | undefined;
   try {
     app = await createApp(config);
     await app.startWorker();
-    appServer = await listenLoopback(createServer(app.http));
-    baseServer = await listenLoopback(createServer(baselineApp()));
-    const appUrl = `http://127.0.0.1:${port(appServer)}/webhooks/africastalking/ussd?key=${WEBHOOK_SECRET}`;
-    const baseUrl = `http://127.0.0.1:${port(baseServer)}/ussd`;
 
     log('seeding centres, sessions, accounts and members');
     const seed = await seedData(app);
 
+    // Tika's web process, and each yardstick, in an OS process of its own (bench/yardsticks.ts).
+    tika = await startTika(configEnv);
+    const appUrl = `${tika.origin}/webhooks/africastalking/ussd?key=${WEBHOOK_SECRET}`;
+    for (const kind of YARDSTICK_KINDS) yardsticks.set(kind, await startYardstick(kind, seed.yardstickSessionId));
+    const yardUrl = (kind: YardstickKind) => `${yardsticks.get(kind)!.origin}/ussd`;
+
     const screen = (key: string) => app!.catalogue.render('en', key);
+    const expectLanguage = { prefix: 'CON ', includes: screen('language.choose') };
     const expectMenu = { prefix: 'CON ', includes: screen('menu.title') };
     const expectMembers = { prefix: 'CON ', includes: screen('member.choose') };
     const expectPincode = { prefix: 'CON ', includes: screen('book.pincode') };
     const expectCentres = { prefix: 'CON ', includes: screen('book.choose_centre') };
+    const expectDates = { prefix: 'CON ', includes: screen('book.choose_session') };
+    // book.confirm and book.done carry parameters: check their fixed start only.
+    const expectConfirm = { prefix: 'CON ', includes: screen('book.confirm_yes') };
+    const done = app.catalogue.render('en', 'book.done', DONE_PARAMS);
+    const expectBooked = { prefix: `END ${done.slice(0, done.indexOf('MEMBER'))}` };
 
     // One hop by hand first: a broken route fails here, not as 50 connections of errors.
     const probe = await post(appUrl, hop(`probe_${Date.now()}`, seed.firstHopPhones[0]!, ''));
@@ -133,13 +169,14 @@ async function main(): Promise<number> {
     loader = fork(join(__dirname, 'load.ts'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     const load = loaderClient(loader);
 
-    const runHttp = async (scenario: string, job: Omit<LoadJob, 'name' | 'connections'>, note?: string): Promise<LoadOutcome> => {
+    const runHttp = async (scenario: string, job: Omit<LoadJob, 'name' | 'connections'>, tag: Pick<Row, 'hop' | 'server'>, note?: string): Promise<LoadOutcome> => {
       log(`${scenario}: ${job.amount ? `${job.amount} requests` : `${job.durationSec} s`}, ${CONNECTIONS} connections`);
       const outcome = await load({ name: scenario, connections: CONNECTIONS, ...job });
       raw[scenario] = outcome;
       rows.push({
         scenario,
         kind: 'http',
+        ...tag,
         rate: outcome.rps,
         unit: 'req/s',
         p50: outcome.latencyMs.p50,
@@ -159,60 +196,96 @@ async function main(): Promise<number> {
       return outcome;
     };
 
+    /** One hop on Tika, then on each yardstick: same bodies, same connections, same duration or count. */
+    const compare = async (hopId: HopId, job: Omit<LoadJob, 'name' | 'connections' | 'url' | 'expect'>, tikaExpect: LoadJob['expect'], yardExpect: string, note?: string) => {
+      const label = HOP_LABELS[hopId];
+      await runHttp(`tika: ${label}`, { ...job, url: appUrl, expect: tikaExpect }, { hop: hopId, server: 'tika' }, note);
+      if (firstHopsOnly) return;
+      for (const kind of ['menu-builder', 'minimal'] as const) {
+        await runHttp(`${kind}: ${label}`, { ...job, url: yardUrl(kind), expect: { prefix: yardExpect } }, { hop: hopId, server: kind }, note);
+      }
+    };
+
     // (a) The baseline: what express answers on this machine with nothing behind it.
-    await runHttp('baseline express', { url: baseUrl, bodies: [hop('x', seed.firstHopPhones[0]!, '')], durationSec: DURATION_SEC, expect: { prefix: 'CON hello' } });
+    if (!firstHopsOnly) {
+      await runHttp('baseline express', { url: yardUrl('bare'), bodies: [hop('x', seed.firstHopPhones[0]!, '')], durationSec: DURATION_SEC, expect: { prefix: 'CON hello' } }, { server: 'bare' });
+    }
 
-    // (b) First hop: a new session each request, known mobiles → the main menu.
-    await runHttp(
-      'ussd first hop (main menu)',
-      { url: appUrl, bodies: seed.firstHopPhones.map((p) => hop(`ATUid_bench_${UNIQUE_TOKEN}`, p, '')), durationSec: DURATION_SEC, expect: expectMenu },
-      'new sessionId per request',
+    // (b) First hops: a new session each request.
+    await compare(
+      'first-new',
+      { bodies: seed.newPhones.map((p) => hop(`ATUid_new_${UNIQUE_TOKEN}`, p, '')), durationSec: DURATION_SEC },
+      expectLanguage,
+      YARDSTICK_SCREENS.language,
+      `new sessionId per request, ${seed.newPhones.length} mobiles never seen`,
+    );
+    await compare(
+      'first-known',
+      { bodies: seed.firstHopPhones.map((p) => hop(`ATUid_bench_${UNIQUE_TOKEN}`, p, '')), durationSec: DURATION_SEC },
+      expectMenu,
+      YARDSTICK_SCREENS.menu,
+      `new sessionId per request, ${seed.firstHopPhones.length} known mobiles`,
     );
 
-    // (c) Mid-conversation sessions, advanced by real hops; each wave touches each session once.
-    const mid = seed.midPhones.map((p, i) => ({ sessionId: `ATUid_mid_${Date.now().toString(36)}_${i}`, phone: p }));
-    const wave = (text: string) => mid.map((s) => hop(s.sessionId, s.phone, text));
-    await runHttp('ussd hop: dial (setup)', { url: appUrl, bodies: wave(''), amount: mid.length, expect: expectMenu }, `${mid.length} sessions, once each`);
-    await runHttp('ussd hop: 1 → member list', { url: appUrl, bodies: wave('1'), amount: mid.length, expect: expectMembers }, 'once per session');
-    await runHttp('ussd hop: 1*1 → PIN prompt', { url: appUrl, bodies: wave('1*1'), amount: mid.length, expect: expectPincode }, 'once per session');
-    await runHttp(
-      'ussd repeated hop (cached)',
-      { url: appUrl, bodies: wave('1*1'), durationSec: DURATION_SEC, expect: expectPincode },
-      `same text again, round-robin over ${mid.length} sessions`,
-    );
-    await runHttp(
-      'ussd hop: PIN → centre list',
-      { url: appUrl, bodies: wave(`1*1*${PINCODE}`), amount: mid.length, expect: expectCentres },
-      'once per session; SQL over sessions',
-    );
+    if (!firstHopsOnly) {
+      // (c) Mid-conversation sessions, advanced by real hops; each wave touches each session once.
+      const mid = seed.midPhones.map((p, i) => ({ sessionId: `ATUid_mid_${Date.now().toString(36)}_${i}`, phone: p }));
+      const wave = (text: string) => mid.map((s) => hop(s.sessionId, s.phone, text));
+      const once = (text: string) => ({ bodies: wave(text), amount: mid.length });
+      const tikaOnly = { server: 'tika' } as const;
+      await runHttp('tika: dial (setup)', { url: appUrl, ...once(''), expect: expectMenu }, tikaOnly, `${mid.length} sessions, once each`);
+      await compare('members', once('1'), expectMembers, YARDSTICK_SCREENS.members, 'once per session');
+      await compare('pin', once('1*1'), expectPincode, YARDSTICK_SCREENS.pincode, 'once per session');
+      await runHttp('tika: repeated hop (cached)', { url: appUrl, bodies: wave('1*1'), durationSec: DURATION_SEC, expect: expectPincode }, tikaOnly, `same text again, round-robin over ${mid.length} sessions`);
+      await compare('centres', once(`1*1*${PINCODE}`), expectCentres, YARDSTICK_SCREENS.centres, 'once per session; SQL over sessions');
+      await runHttp('tika: centre → dates (setup)', { url: appUrl, ...once(`1*1*${PINCODE}*1`), expect: expectDates }, tikaOnly, 'once per session');
+      await runHttp('tika: date → confirm screen (setup)', { url: appUrl, ...once(`1*1*${PINCODE}*1*1`), expect: expectConfirm }, tikaOnly, 'once per session');
+      await compare('confirm', once(`1*1*${PINCODE}*1*1*1`), expectBooked, YARDSTICK_SCREENS.booked, 'once per session, all into one session (Tika: booking + outbox; yardsticks: the seat UPDATE only)');
 
-    // (d) Booking at the domain level, and the code SMS through the whole outbox pipeline.
-    await benchBookingAndSms(app, seed, rows, raw, failures);
+      // The code SMS those bookings caused leave before the booking bench starts, so they do not share its time.
+      const confirmedSms = await waitForSms(app.db, mid.map((s) => s.phone), 60_000);
+      if (!confirmedSms) failures.push('sms (confirming hop): not every code SMS reached the sandbox within 60 s');
 
-    const baseline = rows.find((r) => r.scenario === 'baseline express')!;
-    for (const row of rows) if (row.kind === 'http') row.ratio = row.rate / baseline.rate;
+      // (d) Booking at the domain level, and the code SMS through the whole outbox pipeline.
+      await benchBookingAndSms(app, seed, rows, raw, failures);
+    }
+
+    const baseline = rows.find((r) => r.scenario === 'baseline express');
+    if (baseline) for (const row of rows) if (row.kind === 'http') row.ratio = row.rate / baseline.rate;
+    const comparison = compareHops(rows);
 
     printTable(rows);
+    printComparison(comparison);
     const summary = {
       date: new Date().toISOString(),
       machine: { cpus: cpus().length, model: cpus()[0]?.model ?? 'unknown', node: process.version, platform: `${process.platform} ${process.arch}` },
       git: gitDescribe(),
-      settings: { durationSec: DURATION_SEC, connections: CONNECTIONS, midSessions: mid.length, firstHopPhones: seed.firstHopPhones.length, bookings: BOOKINGS, bookingConcurrency: BOOKING_CONCURRENCY, smsRatePerSecond: SMS_RATE },
+      processes: {
+        tika: `src/web.ts in its own process${CPU_PROFILE_DIR ? ` (--cpu-prof into ${CPU_PROFILE_DIR})` : ''}`,
+        yardsticks: 'bench/yardsticks.ts, one process each',
+        loadGenerator: 'bench/load.ts',
+        inProcess: 'seeding, domain bookings, outbox relay, SMS worker',
+      },
+      versions: serviceVersions(),
+      settings: { durationSec: DURATION_SEC, connections: CONNECTIONS, midSessions: seed.midPhones.length, firstHopPhones: seed.firstHopPhones.length, newPhones: seed.newPhones.length, firstHopsOnly, bookings: BOOKINGS, bookingConcurrency: BOOKING_CONCURRENCY, smsRatePerSecond: SMS_RATE },
+      targets: HOP_TARGETS,
+      comparison,
       rows,
       raw,
       failures,
       totalSeconds: (Date.now() - started) / 1000,
     };
     mkdirSync(RESULTS_DIR, { recursive: true });
-    writeFileSync(join(RESULTS_DIR, 'latest.json'), `${JSON.stringify(summary, null, 2)}\n`);
-    log(`wrote ${join('bench', 'results', 'latest.json')} (${summary.totalSeconds.toFixed(1)} s in all)`);
+    // A profiling run is partial (first hops, Tika only): it does not replace the last full run's results.
+    const resultsFile = firstHopsOnly ? 'profile.json' : 'latest.json';
+    writeFileSync(join(RESULTS_DIR, resultsFile), `${JSON.stringify(summary, null, 2)}\n`);
+    log(`wrote ${join('bench', 'results', resultsFile)} (${summary.totalSeconds.toFixed(1)} s in all)`);
   } catch (error) {
     failures.push(`bench stopped: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
   } finally {
     log('cleaning up');
     if (loader) await stopLoader(loader);
-    if (baseServer) await closeServer(baseServer);
-    if (appServer) await closeServer(appServer);
+    await Promise.all([...yardsticks.values(), ...(tika ? [tika] : [])].map((child) => stopChild(child.process)));
     if (app) await app.close();
     await deleteRedisKeys();
   }
@@ -228,7 +301,12 @@ async function main(): Promise<number> {
 // ---------------------------------------------------------------------------------------------
 
 interface Seed {
+  /** The sessions Tika's screens offer; the first takes the confirming hop's bookings. */
   sessionIds: number[];
+  /** A session at another PIN code where the yardsticks' confirming hop takes its seats. */
+  yardstickSessionId: number;
+  /** Mobiles never seen (no account): the first hop asks for a language. */
+  newPhones: string[];
   firstHopPhones: string[];
   midPhones: string[];
   /** Two batches of members, one per phone (one account each, so bookings do not queue on an account lock). */
@@ -247,6 +325,10 @@ async function seedData(app: App): Promise<Seed> {
     }
   }
 
+  const yardCentre = await app.programme.createCentre({ name: 'Bench Yardstick Centre', pincode: YARDSTICK_PINCODE, district: 'New Delhi', state: 'Delhi' });
+  const yardSession = await app.programme.createSession({ centreId: yardCentre.id, date: addDays(today, 1), vaccine: 'Covishield', minAge: 18, dose: 1, capacity: MAX_SESSION_CAPACITY });
+
+  const newPhones = Array.from({ length: FIRST_HOP_PHONES }, (_, i) => phone('9300', i));
   const firstHopPhones = Array.from({ length: FIRST_HOP_PHONES }, (_, i) => phone('9700', i));
   await inParallel(firstHopPhones, 20, (p) => setLanguage(app.db, p, 'en'));
 
@@ -262,7 +344,7 @@ async function seedData(app: App): Promise<Seed> {
   for (const series of ['9500', '9400']) {
     bookingBatches.push(await inParallel(Array.from({ length: BOOKINGS }, (_, i) => phone(series, i)), 20, register));
   }
-  return { sessionIds, firstHopPhones, midPhones, bookingBatches };
+  return { sessionIds, yardstickSessionId: yardSession.id, newPhones, firstHopPhones, midPhones, bookingBatches };
 }
 
 /**
@@ -274,7 +356,9 @@ async function benchBookingAndSms(app: App, seed: Seed, rows: Row[], raw: Record
   const [live, backlog] = seed.bookingBatches as [Seed['bookingBatches'][0], Seed['bookingBatches'][0]];
 
   log(`booking: ${live.length} parallel bookings (${BOOKING_CONCURRENCY} in flight), SMS worker live`);
-  const first = await bookAll(app, live, seed.sessionIds, failures);
+  // The first session is full of the confirming hop's bookings.
+  const sessionIds = seed.sessionIds.slice(1);
+  const first = await bookAll(app, live, sessionIds, failures);
   rows.push(bookingRow('booking (SMS worker live)', first));
   const firstSms = await waitForSms(app.db, live.map((m) => m.phone), 60_000);
   if (!firstSms) {
@@ -307,7 +391,7 @@ async function benchBookingAndSms(app: App, seed: Seed, rows: Row[], raw: Record
   await app.smsQueues.get("sandbox")!.pause();
   let second: BookingRun;
   try {
-    second = await bookAll(app, backlog, seed.sessionIds, failures);
+    second = await bookAll(app, backlog, sessionIds, failures);
     rows.push(bookingRow('booking (SMS queue paused)', second));
     // Everything relayed into BullMQ before the clock starts: the drain measures queue → worker → sandbox.
     const relayed = await until(async () => Number((await app.db('outbound_messages').whereNull('relayed_at').count({ n: '*' }))[0]!.n) === 0, 30_000);
@@ -437,31 +521,161 @@ async function deleteRedisKeys(): Promise<void> {
   }
 }
 
-function baselineApp(): express.Express {
-  const base = express();
-  base.disable('x-powered-by');
-  base.post('/ussd', (_req, res) => {
-    res.status(200).type('text/plain').send('CON hello');
-  });
-  return base;
+interface Child {
+  process: ChildProcess;
+  /** http://127.0.0.1:<port> */
+  origin: string;
 }
 
-async function listenLoopback(server: Server): Promise<Server> {
-  server.keepAliveTimeout = 30_000;
+/** Tika's web process (src/web.ts, as `npm run start:web` runs it) on a free loopback port; resolves once /healthz answers. */
+async function startTika(configEnv: Record<string, string>): Promise<Child> {
+  const port = await freePort();
+  const execArgv = [...process.execArgv];
+  if (CPU_PROFILE_DIR) execArgv.push('--cpu-prof', `--cpu-prof-dir=${CPU_PROFILE_DIR}`);
+  const child = fork(join(__dirname, '..', 'src', 'web.ts'), [], {
+    env: { ...process.env, ...configEnv, PORT: String(port), METRICS_HOST: '' },
+    execArgv,
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const origin = `http://127.0.0.1:${port}`;
+  const healthy = await until(async () => {
+    if (child.exitCode !== null) throw new Error(`Tika's web process exited (${child.exitCode})`);
+    return fetch(`${origin}/healthz`).then((r) => r.ok, () => false);
+  }, 30_000);
+  if (!healthy) {
+    child.kill('SIGTERM');
+    throw new Error("Tika's web process did not answer /healthz within 30 s");
+  }
+  log(`tika web process ${child.pid} on ${origin}${CPU_PROFILE_DIR ? ` (--cpu-prof into ${CPU_PROFILE_DIR})` : ''}`);
+  return { process: child, origin };
+}
+
+async function startYardstick(kind: YardstickKind, seatSessionId: number): Promise<Child> {
+  const child = fork(join(__dirname, 'yardsticks.ts'), [], {
+    env: { ...process.env, YARDSTICK_KIND: kind, DATABASE_URL, REDIS_URL, YARDSTICK_PREFIX: `${REDIS_PREFIX}:yard-${kind}`, YARDSTICK_SESSION_ID: String(seatSessionId) },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`yardstick ${kind} did not listen within 30 s`)), 30_000);
+    child.once('message', (message: YardstickMessage) => {
+      clearTimeout(timer);
+      resolve(message.port);
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`yardstick ${kind} exited (${code})`));
+    });
+  });
+  log(`yardstick ${kind} process ${child.pid} on 127.0.0.1:${port}`);
+  return { process: child, origin: `http://127.0.0.1:${port}` };
+}
+
+/** SIGTERM (Tika closes cleanly and, under --cpu-prof, writes its profile), then SIGKILL after 15 s. */
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => resolve());
   });
-  return server;
-}
-
-function port(server: Server): number {
-  return (server.address() as AddressInfo).port;
-}
-
-async function closeServer(server: Server): Promise<void> {
-  server.closeAllConnections();
+  const { port } = server.address() as AddressInfo;
   await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+interface Figure {
+  rps: number;
+  p99: number;
+}
+
+interface HopComparison {
+  hop: HopId;
+  label: string;
+  tika: Figure;
+  menuBuilder?: Figure;
+  minimal?: Figure;
+  /** Tika's req/s ÷ the yardstick's, in the same run. */
+  vsMenuBuilder?: number;
+  vsMinimal?: number;
+  met: { vsMenuBuilder?: boolean; vsMinimal?: boolean; p99: boolean };
+}
+
+function compareHops(rows: Row[]): HopComparison[] {
+  const figure = (hopId: HopId, server: ServerName): Figure | undefined => {
+    const row = rows.find((r) => r.hop === hopId && r.server === server);
+    return row && { rps: row.rate, p99: row.p99 };
+  };
+  const comparisons: HopComparison[] = [];
+  for (const hopId of Object.keys(HOP_LABELS) as HopId[]) {
+    const tika = figure(hopId, 'tika');
+    if (!tika) continue;
+    const menuBuilder = figure(hopId, 'menu-builder');
+    const minimal = figure(hopId, 'minimal');
+    const vsMenuBuilder = menuBuilder && tika.rps / menuBuilder.rps;
+    const vsMinimal = minimal && tika.rps / minimal.rps;
+    comparisons.push({
+      hop: hopId,
+      label: HOP_LABELS[hopId],
+      tika,
+      menuBuilder,
+      minimal,
+      vsMenuBuilder,
+      vsMinimal,
+      met: {
+        vsMenuBuilder: vsMenuBuilder === undefined ? undefined : vsMenuBuilder >= HOP_TARGETS.vsMenuBuilder,
+        vsMinimal: vsMinimal === undefined ? undefined : vsMinimal >= HOP_TARGETS.vsMinimal,
+        p99: tika.p99 <= HOP_TARGETS.p99Ms,
+      },
+    });
+  }
+  return comparisons;
+}
+
+function printComparison(comparisons: HopComparison[]): void {
+  const fmt = (n: number | undefined, digits = 0) => (n === undefined || !Number.isFinite(n) ? '-' : n.toFixed(digits));
+  const mark = (met: boolean | undefined) => (met === undefined ? '' : met ? ' met' : ' MISSED');
+  const header = ['hop', 'tika req/s', 'p99', 'menu-builder req/s', 'p99', 'minimal req/s', 'p99', `tika/menu-builder (>= ${HOP_TARGETS.vsMenuBuilder})`, `tika/minimal (>= ${HOP_TARGETS.vsMinimal})`, `tika p99 (<= ${HOP_TARGETS.p99Ms} ms)`];
+  const body = comparisons.map((c) => [
+    c.label,
+    fmt(c.tika.rps),
+    fmt(c.tika.p99),
+    fmt(c.menuBuilder?.rps),
+    fmt(c.menuBuilder?.p99),
+    fmt(c.minimal?.rps),
+    fmt(c.minimal?.p99),
+    `${fmt(c.vsMenuBuilder, 2)}${mark(c.met.vsMenuBuilder)}`,
+    `${fmt(c.vsMinimal, 2)}${mark(c.met.vsMinimal)}`,
+    `${fmt(c.tika.p99)}${mark(c.met.p99)}`,
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((line) => line[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  console.log('\nUSSD hops against the yardsticks (same run, same load; a missed ratio is reported, not a failure)');
+  console.log(line(header));
+  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+  for (const cells of body) console.log(line(cells));
+}
+
+/** PostgreSQL and Redis versions, for the record. */
+function serviceVersions(): Record<string, string> {
+  const ask = (command: string) => {
+    try {
+      return execSync(command, { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+    } catch {
+      return 'unknown';
+    }
+  };
+  return {
+    postgres: ask(`psql "${DATABASE_URL}" -Atc "SHOW server_version"`),
+    redis: ask(`redis-cli -u ${REDIS_URL} INFO server | grep redis_version | cut -d: -f2`),
+  };
 }
 
 function hop(sessionId: string, phoneNumber: string, text: string): string {
