@@ -14,7 +14,15 @@ export class SealedStore {
   ) {}
 
   async get<T>(key: string): Promise<T | undefined> {
-    const sealed = await this.redis.get(key);
+    return this.open<T>(await this.redis.get(key));
+  }
+
+  async set(key: string, value: unknown, ttlSeconds: number): Promise<void> {
+    await this.redis.set(key, this.seal(value), 'EX', ttlSeconds);
+  }
+
+  /** A value read by the caller (in a pipeline with other commands), opened; absent when it does not open. */
+  open<T>(sealed: string | null | undefined): T | undefined {
     if (!sealed) return undefined;
     try {
       return JSON.parse(this.sealer.open(sealed)) as T;
@@ -23,7 +31,8 @@ export class SealedStore {
     }
   }
 
-  async set(key: string, value: unknown, ttlSeconds: number): Promise<void> {
-    await this.redis.set(key, this.sealer.seal(JSON.stringify(value)), 'EX', ttlSeconds);
+  /** A value sealed for the caller to write (in a pipeline with other commands). */
+  seal(value: unknown): string {
+    return this.sealer.seal(JSON.stringify(value));
   }
 }

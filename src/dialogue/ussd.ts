@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
 import type Redis from 'ioredis';
+import type { ChainableCommander } from 'ioredis';
 import type { SealedStore } from './sealed-store';
 import type { InboundUssd, UssdReply } from '../contracts/messages';
 import type { Logger } from '../logger';
@@ -44,6 +45,12 @@ export interface UssdOptions {
   store: SealedStore;
 }
 
+/** What one round trip read before the hop is answered: the session under its id (any phone's) and the phone's dropped session. */
+interface Prefetched {
+  anyPhone?: StoredUssdSession;
+  resume?: DialogueSession;
+}
+
 const LOCK_MS = 10_000;
 const LOCK_WAIT_MS = 3_000;
 
@@ -81,57 +88,86 @@ export class UssdDialogue {
     }
   }
 
+  /**
+   * Round trips are most of a hop's cost: the lock, the session and any dropped session are read in
+   * one, and the session, the dropped session and the unlock are written in one.
+   */
   private async handleLocked(hop: InboundUssd, caller: { language: string }): Promise<UssdReply> {
     const lockKey = this.key('lock', hop.sessionId);
-    if (!(await this.acquire(lockKey))) {
+    const [locked, session, resume] = await this.exec(
+      this.redis.pipeline().set(lockKey, '1', 'PX', LOCK_MS, 'NX').get(this.key('session', hop.sessionId)).get(this.key('resume', hop.phone)),
+    );
+    const prefetched: Prefetched = {
+      anyPhone: this.options.store.open<StoredUssdSession>(session as string | null),
+      resume: this.options.store.open<DialogueSession>(resume as string | null),
+    };
+    if (locked !== 'OK' && !(await this.acquire(lockKey))) {
       // The same hop is being answered already (the provider resent it): give that answer if it is ready.
       const stored = await this.load(hop);
       return stored && this.sameText(stored.lastText, hop.text) ? stored.lastReply : this.fallback('error.busy', stored?.dialogue.language);
     }
+    // Waited for the lock: what was read before may have changed since.
+    const fresh = locked === 'OK' ? prefetched : undefined;
+    const writes = this.redis.pipeline();
     try {
-      return await this.answer(hop, caller);
-    } finally {
+      const reply = await this.answer(hop, caller, fresh, writes);
+      await this.exec(writes.del(lockKey));
+      return reply;
+    } catch (error) {
       await this.redis.del(lockKey);
+      throw error;
     }
   }
 
-  private async answer(hop: InboundUssd, caller: { language: string }): Promise<UssdReply> {
-    const stored = await this.load(hop);
+  /** Runs a pipeline; a failed command fails the whole hop, as a single command would. */
+  private async exec(pipeline: ChainableCommander): Promise<unknown[]> {
+    const results = (await pipeline.exec()) ?? [];
+    return results.map(([error, value]) => {
+      if (error) throw error;
+      return value;
+    });
+  }
+
+  private async answer(hop: InboundUssd, caller: { language: string }, prefetched: Prefetched | undefined, writes: ChainableCommander): Promise<UssdReply> {
+    const anyPhone = prefetched ? prefetched.anyPhone : await this.loadAnyPhone(hop.sessionId);
+    const stored = anyPhone?.phone === hop.phone ? anyPhone : undefined;
     if (stored) caller.language = stored.dialogue.language;
     if (stored && this.sameText(stored.lastText, hop.text)) return stored.lastReply;
-    if (!stored && hop.text !== '' && !(await this.belongsToAnother(hop))) {
+    if (!stored && hop.text !== '' && !this.belongsToAnother(hop, anyPhone)) {
       return { end: true, text: this.catalogue.render(await this.languageFor(hop.phone), 'error.session_expired') };
     }
 
     const input = stored ? newestInput(stored.lastText, hop.text, this.options.textKey) : '';
     let result: { session: DialogueSession; screen: UssdReply; resumable?: DialogueSession };
     if (!stored) {
-      result = await this.begin(hop.phone);
+      const resume = prefetched ? prefetched.resume : await this.options.store.get<DialogueSession>(this.key('resume', hop.phone));
+      result = await this.begin(hop.phone, resume);
     } else if (stored.resumable) {
-      result = await this.answerResume(stored, input, hop.phone);
+      result = await this.answerResume(stored, input, hop.phone, writes);
     } else {
       result = await this.engine.respond(stored.dialogue, input, this.context(hop.phone, stored.dialogue.language));
     }
     const reply: UssdReply = result.screen;
-    await this.save(hop.sessionId, { phone: hop.phone, lastText: digest(hop.text, this.options.textKey), lastReply: reply, dialogue: result.session, resumable: result.resumable });
-    if (!result.resumable) await this.rememberForResume(hop.phone, result.session, reply);
+    const saved: StoredUssdSession = { phone: hop.phone, lastText: digest(hop.text, this.options.textKey), lastReply: reply, dialogue: result.session, resumable: result.resumable };
+    writes.set(this.key('session', hop.sessionId), this.options.store.seal(saved), 'EX', this.options.ttlSeconds);
+    if (!result.resumable) this.rememberForResume(hop.phone, result.session, reply, writes);
     return reply;
   }
 
   /** A new dial: the flow for this phone, unless a dropped session can be continued. */
-  private async begin(phone: string) {
-    const [entry, resumable] = await Promise.all([this.entry(phone), this.options.store.get<DialogueSession>(this.key('resume', phone))]);
+  private async begin(phone: string, resumable: DialogueSession | undefined) {
+    const entry = await this.entry(phone);
     const started = await this.engine.start(entry.flow, this.context(phone, entry.language), entry.vars);
     if (!resumable) return started;
     return { session: started.session, resumable, screen: this.resumeScreen(resumable.language) };
   }
 
-  private async answerResume(stored: StoredUssdSession, input: string, phone: string) {
+  private async answerResume(stored: StoredUssdSession, input: string, phone: string, writes: ChainableCommander) {
     const resumable = stored.resumable!;
     const ctx = this.context(phone, resumable.language);
     if (input === '1') return this.engine.redisplay(resumable, ctx);
     if (input === '2') {
-      await this.redis.del(this.key('resume', phone));
+      writes.del(this.key('resume', phone));
       return this.engine.redisplay(stored.dialogue, ctx);
     }
     return { session: stored.dialogue, resumable, screen: this.resumeScreen(resumable.language, 'error.invalid_choice') };
@@ -144,10 +180,10 @@ export class UssdDialogue {
   }
 
   /** Keeps a session that is part-way through, so a drop can be continued; forgets a finished one. */
-  private async rememberForResume(phone: string, dialogue: DialogueSession, reply: UssdReply): Promise<void> {
+  private rememberForResume(phone: string, dialogue: DialogueSession, reply: UssdReply, writes: ChainableCommander): void {
     const key = this.key('resume', phone);
-    if (reply.end || !this.engine.isResumable(dialogue)) await this.redis.del(key);
-    else await this.options.store.set(key, dialogue, this.options.resumeSeconds);
+    if (reply.end || !this.engine.isResumable(dialogue)) writes.del(key);
+    else writes.set(key, this.options.store.seal(dialogue), 'EX', this.options.resumeSeconds);
   }
 
   private context(phone: string, language: string): DialogueContext {
@@ -186,18 +222,13 @@ export class UssdDialogue {
   }
 
   /** A known session id from another phone: that phone gets its own first screen, never the other's state. */
-  private async belongsToAnother(hop: InboundUssd): Promise<boolean> {
-    const other = await this.loadAnyPhone(hop.sessionId);
+  private belongsToAnother(hop: InboundUssd, other: StoredUssdSession | undefined): boolean {
     if (other) this.logger.warn({ sessionId: hop.sessionId, phone: hop.phone }, 'ussd session id reused by another phone: started afresh');
     return other !== undefined;
   }
 
   private sameText(previous: TextDigest, text: string): boolean {
     return sameText(previous, text, this.options.textKey);
-  }
-
-  private async save(sessionId: string, session: StoredUssdSession): Promise<void> {
-    await this.options.store.set(this.key('session', sessionId), session, this.options.ttlSeconds);
   }
 
   private key(kind: string, sessionId: string): string {
