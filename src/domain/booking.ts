@@ -412,14 +412,20 @@ export class BookingService {
       if (!appointment) return { kind: 'not_found' };
       if (appointment.sessionId === newSessionId) return { kind: 'not_eligible' };
       const eligibility = await this.eligibilityFor(trx, appointment);
-      const target = eligibility && (await this.openSessions(eligibility, trx).where('s.id', newSessionId).first('s.id'));
-      if (!target) {
-        if (await this.hasEnded(trx, newSessionId)) return { kind: 'closed' };
-        return (await this.isFull(trx, newSessionId)) ? { kind: 'full' } : { kind: 'not_eligible' };
+      // Both seat rows are locked in id order, so moves in opposite directions cannot deadlock.
+      const lockSeats = () => trx('vaccination_sessions').whereIn('id', [appointment.sessionId, newSessionId]).orderBy('id').forUpdate().select('id');
+      const open = async () => eligibility && (await this.openSessions(eligibility, trx).where('s.id', newSessionId).first('s.id'));
+      if (!(await open())) {
+        // Read again under the seat locks: a concurrent move may be between taking its new seat and
+        // freeing its old one, and the answer must be the settled one (full, closed), never a guess.
+        await lockSeats();
+        if (!(await open())) {
+          if (await this.hasEnded(trx, newSessionId)) return { kind: 'closed' };
+          return (await this.isFull(trx, newSessionId)) ? { kind: 'full' } : { kind: 'not_eligible' };
+        }
       }
 
-      // Both seat rows are locked in id order, so moves in opposite directions cannot deadlock.
-      await trx('vaccination_sessions').whereIn('id', [appointment.sessionId, newSessionId]).orderBy('id').forUpdate().select('id');
+      await lockSeats();
       const taken = await trx('vaccination_sessions').where({ id: newSessionId, active: true }).andWhere('booked', '<', trx.ref('capacity')).increment('booked', 1).returning('id');
       if (taken.length === 0) return { kind: 'full' };
       await trx('vaccination_sessions').where('id', appointment.sessionId).decrement('booked', 1);
