@@ -547,9 +547,11 @@ describe('SMS pipeline: the provider account cannot send (405 InsufficientBalanc
     t.at.respondWith(refusedRecipient(phone, 'InsufficientBalance', 405));
     const id = await writeSms(t.app, phone);
 
+    // A new job is 'waiting' too, before any worker takes it: wait for the refusal to be recorded as well.
     const held = await eventually('the job to go back to waiting after the account problem', async () => {
       const job = await jobOf(t.app, id);
-      return job && (await job.getState()) === 'waiting' ? job : undefined;
+      const recorded = (await rowOf(t.app, id))?.status === 'retrying';
+      return job && recorded && (await job.getState()) === 'waiting' ? job : undefined;
     }, WAIT_MS);
     expect(held.attemptsMade).toBe(0);
     const row = (await rowOf(t.app, id))!;
