@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { waitUntil } from './waiting';
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
+import { startFakeServer, waitUntil, type ArrivedRequest } from './fake-server';
 import type { RecordingFake } from '../channels/harness';
 
 /** A scripted answer: an HTTP response, or no answer at all (to test timeouts). */
@@ -51,17 +50,9 @@ export async function startFakeAfricasTalking(): Promise<FakeAfricasTalking> {
   const sentListeners = new Set<() => void>();
   const requestListeners = new Set<() => void>();
 
-  const server = createServer((req, res) => {
-    void handle(req, res).catch((error: unknown) => {
-      if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'text/plain' });
-      res.end(String(error));
-    });
-  });
-
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const form = Object.fromEntries(new URLSearchParams(await readBody(req)));
-    const path = (req.url ?? '/').split('?')[0] ?? '/';
-    requests.push({ method: req.method ?? '', path, headers: req.headers, form });
+  async function handle(req: ArrivedRequest, res: ServerResponse): Promise<void> {
+    const { path, form } = req;
+    requests.push(req);
     for (const listener of requestListeners) listener();
 
     if (path !== '/version1/messaging') return void res.writeHead(404, { 'Content-Type': 'text/plain' }).end('Not Found');
@@ -84,11 +75,10 @@ export async function startFakeAfricasTalking(): Promise<FakeAfricasTalking> {
     }
   }
 
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  const server = await startFakeServer(handle);
 
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: server.url,
     requests,
     sent,
     respondWith(...responses) {
@@ -109,13 +99,7 @@ export async function startFakeAfricasTalking(): Promise<FakeAfricasTalking> {
       scripted.length = 0;
       scriptedFor.clear();
     },
-    close() {
-      return new Promise((resolve, reject) => {
-        server.close((error) => (error ? reject(error) : resolve()));
-        // Hung requests would otherwise keep close() waiting forever.
-        server.closeAllConnections();
-      });
-    },
+    close: server.close,
   };
 }
 
@@ -146,10 +130,4 @@ function successfulMessageId(response: { status: number; json?: unknown }): stri
     ?.SMSMessageData?.Recipients?.[0];
   if (!recipient || !SUCCESS_CODES.has(Number(recipient.statusCode)) || typeof recipient.messageId !== 'string') return undefined;
   return recipient.messageId;
-}
-
-async function readBody(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
 }

@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { waitUntil } from './waiting';
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
+import { startFakeServer, waitUntil, type ArrivedRequest } from './fake-server';
 
 /** A scripted answer: an HTTP response, or no answer at all (to test timeouts). */
 export type FakeExotelResponse = { status: number; json?: unknown; text?: string } | { hang: true };
@@ -56,17 +55,9 @@ export async function startFakeExotel(account: FakeExotelAccount): Promise<FakeE
   const expectedAuthorization = `Basic ${Buffer.from(`${account.apiKey}:${account.apiToken}`).toString('base64')}`;
   const sendPath = `/v1/Accounts/${account.sid}/Sms/send`;
 
-  const server = createServer((req, res) => {
-    void handle(req, res).catch((error: unknown) => {
-      if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'text/plain' });
-      res.end(String(error));
-    });
-  });
-
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const form = Object.fromEntries(new URLSearchParams(await readBody(req)));
-    const path = (req.url ?? '/').split('?')[0] ?? '/';
-    requests.push({ method: req.method ?? '', path, headers: req.headers, form });
+  async function handle(req: ArrivedRequest, res: ServerResponse): Promise<void> {
+    const { path, form } = req;
+    requests.push(req);
 
     if (path !== sendPath && path !== `${sendPath}.json`) return void restException(res, 404, 'Resource not found', 'NOT_FOUND');
     if (req.method !== 'POST') return void restException(res, 405, 'Method not allowed', 'METHOD_NOT_ALLOWED');
@@ -97,11 +88,10 @@ export async function startFakeExotel(account: FakeExotelAccount): Promise<FakeE
     }
   }
 
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  const server = await startFakeServer(handle);
 
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: server.url,
     account,
     requests,
     sent,
@@ -116,13 +106,7 @@ export async function startFakeExotel(account: FakeExotelAccount): Promise<FakeE
       sent.length = 0;
       scripted.length = 0;
     },
-    close() {
-      return new Promise((resolve, reject) => {
-        server.close((error) => (error ? reject(error) : resolve()));
-        // Hung requests would otherwise keep close() waiting forever.
-        server.closeAllConnections();
-      });
-    },
+    close: server.close,
   };
 }
 
@@ -168,10 +152,4 @@ function acceptedSid(response: { status: number; json?: unknown }): string | und
   const message = (response.json as { SMSMessage?: { Sid?: unknown; Status?: unknown } } | undefined)?.SMSMessage;
   if (!message || typeof message.Sid !== 'string' || REFUSED_STATUSES.has(String(message.Status))) return undefined;
   return message.Sid;
-}
-
-async function readBody(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
 }
