@@ -56,6 +56,9 @@ const SMS_RATE = intEnv('BENCH_SMS_RATE', 10_000);
 const HARD_LIMIT_MS = 600_000;
 /** BENCH_CPU_PROFILE=<dir>: Tika's web process runs with --cpu-prof, and only the first hops are run (on Tika only). */
 const CPU_PROFILE_DIR = process.env.BENCH_CPU_PROFILE;
+const UNDER_TSX = process.env.BENCH_TSX === '1';
+/** USER_HZ: /proc reports CPU time in these. */
+const CLOCK_TICKS_PER_SECOND = Number(process.platform === 'linux' ? execSync('getconf CLK_TCK').toString().trim() : 100);
 const firstHopsOnly = Boolean(CPU_PROFILE_DIR);
 
 /** Issue 11, part 1: every hop ≥ 1.0× ussd-menu-builder and ≥ 0.5× the minimal hop, p99 ≤ 100 ms at 50 connections. */
@@ -95,6 +98,8 @@ interface Row {
   count: number;
   seconds: number;
   ratio?: number;
+  /** CPU time (user + system) the server process spent per answered request: its cost, less sensitive than req/s to what else the machine runs. */
+  cpuMsPerRequest?: number;
   note?: string;
 }
 
@@ -143,6 +148,10 @@ async function main(): Promise<number> {
     const seed = await seedData(app);
 
     // Tika's web process, and each yardstick, in an OS process of its own (bench/yardsticks.ts).
+    if (!UNDER_TSX) {
+      log('npm run build (Tika runs compiled, as in production)');
+      execSync('npm run build', { cwd: join(__dirname, '..'), stdio: ['ignore', 'ignore', 'inherit'] });
+    }
     tika = await startTika(configEnv);
     const appUrl = `${tika.origin}/webhooks/africastalking/ussd?key=${WEBHOOK_SECRET}`;
     for (const kind of YARDSTICK_KINDS) yardsticks.set(kind, await startYardstick(kind, seed.yardstickSessionId));
@@ -171,7 +180,10 @@ async function main(): Promise<number> {
 
     const runHttp = async (scenario: string, job: Omit<LoadJob, 'name' | 'connections'>, tag: Pick<Row, 'hop' | 'server'>, note?: string): Promise<LoadOutcome> => {
       log(`${scenario}: ${job.amount ? `${job.amount} requests` : `${job.durationSec} s`}, ${CONNECTIONS} connections`);
+      const serverPid = (tag.server === 'tika' ? tika : tag.server ? yardsticks.get(tag.server) : undefined)?.process.pid;
+      const cpuBefore = serverPid && cpuMsOf(serverPid);
       const outcome = await load({ name: scenario, connections: CONNECTIONS, ...job });
+      const cpuAfter = serverPid && cpuMsOf(serverPid);
       raw[scenario] = outcome;
       rows.push({
         scenario,
@@ -187,6 +199,7 @@ async function main(): Promise<number> {
         bad: outcome.bad,
         count: outcome.responses,
         seconds: outcome.seconds,
+        cpuMsPerRequest: cpuBefore !== undefined && cpuAfter !== undefined && outcome.responses > 0 ? (cpuAfter - cpuBefore) / outcome.responses : undefined,
         note,
       });
       if (outcome.errors + outcome.timeouts + outcome.non2xx + outcome.bad > 0) {
@@ -530,9 +543,11 @@ interface Child {
 /** Tika's web process (src/web.ts, as `npm run start:web` runs it) on a free loopback port; resolves once /healthz answers. */
 async function startTika(configEnv: Record<string, string>): Promise<Child> {
   const port = await freePort();
-  const execArgv = [...process.execArgv];
+  // Production runs the compiled JavaScript (npm run build, start:prod:web); BENCH_TSX=1 measures the tsx path instead.
+  const execArgv = UNDER_TSX ? [...process.execArgv] : [];
   if (CPU_PROFILE_DIR) execArgv.push('--cpu-prof', `--cpu-prof-dir=${CPU_PROFILE_DIR}`);
-  const child = fork(join(__dirname, '..', 'src', 'web.ts'), [], {
+  const entry = UNDER_TSX ? join(__dirname, '..', 'src', 'web.ts') : join(__dirname, '..', 'dist', 'src', 'web.js');
+  const child = fork(entry, [], {
     env: { ...process.env, ...configEnv, PORT: String(port), METRICS_HOST: '' },
     execArgv,
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -546,7 +561,7 @@ async function startTika(configEnv: Record<string, string>): Promise<Child> {
     child.kill('SIGTERM');
     throw new Error("Tika's web process did not answer /healthz within 30 s");
   }
-  log(`tika web process ${child.pid} on ${origin}${CPU_PROFILE_DIR ? ` (--cpu-prof into ${CPU_PROFILE_DIR})` : ''}`);
+  log(`tika web process ${child.pid} (${UNDER_TSX ? 'src/web.ts under tsx' : 'dist/src/web.js'}) on ${origin}${CPU_PROFILE_DIR ? ` (--cpu-prof into ${CPU_PROFILE_DIR})` : ''}`);
   return { process: child, origin };
 }
 
@@ -580,6 +595,19 @@ async function stopChild(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
+/** User + system CPU time of a process so far, in ms (Linux /proc; undefined elsewhere). */
+function cpuMsOf(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    return (ticks * 1000) / CLOCK_TICKS_PER_SECOND;
+  } catch {
+    return undefined;
+  }
+}
+
 async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve, reject) => {
@@ -594,6 +622,7 @@ async function freePort(): Promise<number> {
 interface Figure {
   rps: number;
   p99: number;
+  cpuMsPerRequest?: number;
 }
 
 interface HopComparison {
@@ -611,7 +640,7 @@ interface HopComparison {
 function compareHops(rows: Row[]): HopComparison[] {
   const figure = (hopId: HopId, server: ServerName): Figure | undefined => {
     const row = rows.find((r) => r.hop === hopId && r.server === server);
-    return row && { rps: row.rate, p99: row.p99 };
+    return row && { rps: row.rate, p99: row.p99, cpuMsPerRequest: row.cpuMsPerRequest };
   };
   const comparisons: HopComparison[] = [];
   for (const hopId of Object.keys(HOP_LABELS) as HopId[]) {
@@ -642,7 +671,7 @@ function compareHops(rows: Row[]): HopComparison[] {
 function printComparison(comparisons: HopComparison[]): void {
   const fmt = (n: number | undefined, digits = 0) => (n === undefined || !Number.isFinite(n) ? '-' : n.toFixed(digits));
   const mark = (met: boolean | undefined) => (met === undefined ? '' : met ? ' met' : ' MISSED');
-  const header = ['hop', 'tika req/s', 'p99', 'menu-builder req/s', 'p99', 'minimal req/s', 'p99', `tika/menu-builder (>= ${HOP_TARGETS.vsMenuBuilder})`, `tika/minimal (>= ${HOP_TARGETS.vsMinimal})`, `tika p99 (<= ${HOP_TARGETS.p99Ms} ms)`];
+  const header = ['hop', 'tika req/s', 'p99', 'menu-builder req/s', 'p99', 'minimal req/s', 'p99', `tika/menu-builder (>= ${HOP_TARGETS.vsMenuBuilder})`, `tika/minimal (>= ${HOP_TARGETS.vsMinimal})`, `tika p99 (<= ${HOP_TARGETS.p99Ms} ms)`, 'CPU ms/req tika | menu-builder | minimal'];
   const body = comparisons.map((c) => [
     c.label,
     fmt(c.tika.rps),
@@ -654,6 +683,7 @@ function printComparison(comparisons: HopComparison[]): void {
     `${fmt(c.vsMenuBuilder, 2)}${mark(c.met.vsMenuBuilder)}`,
     `${fmt(c.vsMinimal, 2)}${mark(c.met.vsMinimal)}`,
     `${fmt(c.tika.p99)}${mark(c.met.p99)}`,
+    [c.tika, c.menuBuilder, c.minimal].map((f) => fmt(f?.cpuMsPerRequest, 2)).join(' | '),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((line) => line[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
@@ -757,7 +787,7 @@ function gitDescribe(): string {
 
 function printTable(rows: Row[]): void {
   const fmt = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : '-');
-  const header = ['scenario', 'rate', 'unit', 'p50 ms', 'p97.5 ms', 'p99 ms', 'err', 'non2xx', 'bad', 'n', 'x baseline'];
+  const header = ['scenario', 'rate', 'unit', 'p50 ms', 'p97.5 ms', 'p99 ms', 'err', 'non2xx', 'bad', 'n', 'x baseline', 'CPU ms/req'];
   const body = rows.map((r) => [
     r.scenario,
     fmt(r.rate, 0),
@@ -770,6 +800,7 @@ function printTable(rows: Row[]): void {
     String(r.bad),
     String(r.count),
     r.ratio === undefined ? '' : fmt(r.ratio, 2),
+    r.cpuMsPerRequest === undefined ? '' : fmt(r.cpuMsPerRequest, 2),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((line) => line[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 || i === 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
