@@ -16,8 +16,8 @@ import { DialogueEngine } from './dialogue/engine';
 import { loadFlows } from './dialogue/flow';
 import { isSmsFlow, routeInboundSms, selectFlows, SMS_CONVERSATION_TTL_SECONDS, SMS_SCREEN_LIMITS, SmsDialogue } from './dialogue/sms';
 import { SealedStore } from './dialogue/sealed-store';
-import { UssdDialogue } from './dialogue/ussd';
-import { isKnownMobile, languageOf, setLanguage } from './domain/accounts';
+import { UssdDialogue, type UssdEntry } from './dialogue/ussd';
+import { callerFacts, isKnownMobile, setLanguage } from './domain/accounts';
 import { BookingService, DEFAULT_BOOKING_RULES } from './domain/booking';
 import { systemClock, type Clock } from './domain/clock';
 import { CodeVault, deriveKey, Sealer } from './domain/codes';
@@ -175,9 +175,11 @@ export async function createApp(config: Config, options: AppOptions = {}) {
   const engine = new DialogueEngine(selectFlows(flows, (id) => !isSmsFlow(id)), catalogue, bindings, { gsm7: config.USSD_MAX_GSM7, ucs2: config.USSD_MAX_UCS2 });
   const smsEngine = new DialogueEngine(selectFlows(flows, isSmsFlow), catalogue, bindings, SMS_SCREEN_LIMITS, 'sms.too_many_attempts');
   /** A registered vaccinator dialling the service code gets the vaccinator menu. */
-  const ussdEntry = async (phone: string) => {
-    const [language, vaccinator] = await Promise.all([languageOf(db, phone), vaccination.activeVaccinator(phone)]);
-    return vaccinator ? { flow: 'vaccinator', language, vars: { centre: vaccinator.centreName } } : { flow: 'citizen', language };
+  const ussdEntry = async (phone: string): Promise<UssdEntry> => {
+    const caller = await callerFacts(db, phone);
+    return caller.vaccinatorCentre
+      ? { flow: 'vaccinator', language: caller.language, vars: { centre: caller.vaccinatorCentre } }
+      : { flow: 'citizen', language: caller.language, vars: { knownMobile: caller.known ? 'yes' : 'no' } };
   };
   const ussd = new UssdDialogue(
     engine,
@@ -223,8 +225,8 @@ export async function createApp(config: Config, options: AppOptions = {}) {
   };
   /** With METRICS_HOST set, /metrics and the dashboard are on the internal address only. */
   const internalOnly = Boolean(config.METRICS_HOST);
+  const webhooks = channelWebhooks(CHANNELS, { db, ussd, inbox, outbound, logger, webhookSecret: config.WEBHOOK_SECRET, metrics, defaultCountry: config.DEFAULT_COUNTRY });
   const routers = {
-    ...channelWebhooks(CHANNELS, { db, ussd, inbox, outbound, logger, webhookSecret: config.WEBHOOK_SECRET, metrics, defaultCountry: config.DEFAULT_COUNTRY }),
     '/admin': adminRouter({
       programme,
       vaccination,
@@ -238,6 +240,7 @@ export async function createApp(config: Config, options: AppOptions = {}) {
   const http = createHttpApp({
     logger,
     metrics,
+    webhooks,
     routers,
     ops: opsRouter({ ...opsParts, serveMetrics: !internalOnly, ...(internalOnly ? {} : { dashboard }) }),
     health: async () => ({

@@ -12,6 +12,8 @@ export interface HttpParts {
   health?: () => Promise<Record<string, 'ok' | string>>;
   /** /healthz, /readyz and, where served, /metrics and the dashboard (src/http/ops.ts): before the routers. */
   ops: express.Router;
+  /** Path prefix → router: provider callbacks, mounted first (they are nearly all the traffic, and an operator waits on each USSD answer). */
+  webhooks?: Record<string, express.Router>;
   /** Path prefix → router. */
   routers: Record<string, express.Router>;
 }
@@ -23,6 +25,7 @@ export function createHttpApp(parts: HttpParts): Express {
   app.set('trust proxy', true);
   app.use(requestLog(parts.logger, parts.metrics));
   app.use(rejectMalformedUrl);
+  for (const [path, router] of Object.entries(parts.webhooks ?? {})) app.use(path, router);
 
   const health = parts.health;
   if (health) {

@@ -16,12 +16,14 @@ export function citizenBindings(booking: BookingService, accounts: MobileAccount
   const id = (vars: Vars, name: string) => Number(vars[name]);
 
   const actions: Record<string, Action> = {
-    welcome: async (_vars, ctx) => ({ outcome: (await accounts.isKnownMobile(ctx.phone)) ? 'known' : 'first_contact' }),
+    // A USSD dial has read this with the caller's other facts (knownMobile); an SMS conversation asks.
+    welcome: async (vars, ctx) => ({ outcome: (vars.knownMobile ? vars.knownMobile === 'yes' : await accounts.isKnownMobile(ctx.phone)) ? 'known' : 'first_contact' }),
 
     setLanguage: async (vars, ctx) => {
       const language = vars.language ?? 'en';
       await accounts.setLanguage(ctx.phone, language);
-      return { outcome: 'set', language, clearHistory: true };
+      // The account exists now: going home (00) must not ask for a language again.
+      return { outcome: 'set', language, clearHistory: true, vars: { knownMobile: 'yes' } };
     },
 
     countMembers: async (_vars, ctx) => ({ outcome: (await booking.members(ctx.phone)).length ? 'some' : 'none' }),
