@@ -3,6 +3,7 @@ import type { Db } from '../db/knex';
 import { CODE_TEMPLATE, RESENT_CODE_TEMPLATE } from './booking';
 import type { CodeVault } from './codes';
 import { relayBatch } from './outbox';
+import { preparedQuery } from '../db/prepared';
 
 /**
  * The life of an outbound SMS after its outbox row commits: relayed to the queue once, claimed
@@ -22,6 +23,32 @@ export type Claim = { kind: 'send'; message: MessageToSend } | { kind: 'already_
 
 const CODE_TEMPLATES = new Set([CODE_TEMPLATE, RESENT_CODE_TEMPLATE]);
 const FINISHED = new Set(['sent', 'failed', 'skipped']);
+const APPOINTMENT_GONE = 'appointment no longer booked';
+
+/**
+ * $1 the message, $2 the code templates, $3 the finished statuses, $4 the skip reason. No row: the
+ * message is missing or finished. A code template carries the code's cipher, or is skipped when its
+ * appointment is not booked (or has no code) any more.
+ */
+const claimQuery = preparedQuery<
+  { status: string; phone: string; language: string; template: string; params: Record<string, string | number>; code_cipher: string | null },
+  [number, string[], string[], string]
+>(
+  'claim_outbound_message',
+  `UPDATE outbound_messages m
+      SET status = CASE WHEN x.gone THEN 'skipped' ELSE 'sending' END,
+          attempts = m.attempts + CASE WHEN x.gone THEN 0 ELSE 1 END,
+          last_error = CASE WHEN x.gone THEN $4 ELSE m.last_error END,
+          updated_at = now()
+     FROM (SELECT o.id,
+                  ap.code_cipher,
+                  o.template = ANY($2::text[]) AND (ap.status IS DISTINCT FROM 'booked' OR ap.code_cipher IS NULL) AS gone
+             FROM outbound_messages o
+             LEFT JOIN appointments ap ON ap.id = o.appointment_id
+            WHERE o.id = $1) x
+    WHERE m.id = x.id AND m.status <> ALL($3::text[])
+    RETURNING m.status, m.phone, m.language, m.template, m.params, CASE WHEN m.template = ANY($2::text[]) THEN x.code_cipher END AS code_cipher`,
+);
 
 export class OutboundService {
   constructor(
@@ -34,28 +61,22 @@ export class OutboundService {
     return relayBatch(this.db, 'outbound_messages', ['id', 'job_key as jobKey', 'phone'], limit, enqueue);
   }
 
-  /** Takes the message for one send attempt, or says why there is nothing to send. */
+  /**
+   * Takes the message for one send attempt, or says why there is nothing to send. One statement
+   * (it was a five-round-trip transaction): the UPDATE locks the row and re-checks its status, so
+   * two workers holding the same job still see each other's claim; a code SMS whose appointment is
+   * no longer booked is marked skipped in the same statement.
+   */
   async claim(id: number): Promise<Claim> {
-    return this.db.transaction(async (trx) => {
-      const row = await trx('outbound_messages').where('id', id).forUpdate().first();
-      if (!row) return { kind: 'skipped', reason: 'no such message' };
-      if (FINISHED.has(row.status)) return { kind: 'already_done', status: row.status };
-
-      const params: Record<string, string | number> = { ...row.params };
-      if (CODE_TEMPLATES.has(row.template)) {
-        const appointment = await trx('appointments').where('id', row.appointment_id).first('status', 'code_cipher');
-        if (!appointment || appointment.status !== 'booked' || !appointment.code_cipher) {
-          const reason = 'appointment no longer booked';
-          await trx('outbound_messages').where('id', id).update({ status: 'skipped', last_error: reason, updated_at: trx.fn.now() });
-          return { kind: 'skipped', reason };
-        }
-        params.code = this.codes.decrypt(appointment.code_cipher);
-      }
-      await trx('outbound_messages')
-        .where('id', id)
-        .update({ status: 'sending', attempts: trx.raw('attempts + 1'), updated_at: trx.fn.now() });
-      return { kind: 'send', message: { id, phone: row.phone, language: row.language, template: row.template, params } };
-    });
+    const [row] = await claimQuery(this.db, id, [...CODE_TEMPLATES], [...FINISHED], APPOINTMENT_GONE);
+    if (!row) {
+      const found = await this.db('outbound_messages').where('id', id).first('status');
+      return found ? { kind: 'already_done', status: found.status } : { kind: 'skipped', reason: 'no such message' };
+    }
+    if (row.status === 'skipped') return { kind: 'skipped', reason: APPOINTMENT_GONE };
+    const params: Record<string, string | number> = { ...row.params };
+    if (row.code_cipher) params.code = this.codes.decrypt(row.code_cipher);
+    return { kind: 'send', message: { id, phone: row.phone, language: row.language, template: row.template, params } };
   }
 
   /** Records what the provider said. `lastAttempt` turns a transient failure into a final one. */
