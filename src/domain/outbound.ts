@@ -30,10 +30,16 @@ const APPOINTMENT_GONE = 'appointment no longer booked';
  * message is missing or finished. A code template carries the code's cipher, or is skipped when its
  * appointment is not booked (or has no code) any more.
  */
-const claimQuery = preparedQuery<
-  { status: string; phone: string; language: string; template: string; params: Record<string, string | number>; code_cipher: string | null },
-  [number, string[], string[], string]
->(
+interface ClaimedRow {
+  status: string;
+  phone: string;
+  language: string;
+  template: string;
+  params: Record<string, string | number>;
+  code_cipher: string | null;
+}
+
+const claimQuery = preparedQuery<ClaimedRow, [number, string[], string[], string]>(
   'claim_outbound_message',
   `UPDATE outbound_messages m
       SET status = CASE WHEN x.gone THEN 'skipped' ELSE 'sending' END,

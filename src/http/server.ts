@@ -53,7 +53,7 @@ function requestLog(logger: Logger, metrics: Metrics): RequestHandler {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const route = req.route?.path ? `${req.baseUrl}${req.route.path}` : 'unmatched';
       metrics.httpDuration.observe({ route, status: String(res.statusCode) }, seconds);
-      logger.debug({ method: req.method, url: redactUrl(req.originalUrl), status: res.statusCode, ms: Math.round(seconds * 1000) }, 'http');
+      if (logger.isLevelEnabled('debug')) logger.debug({ method: req.method, url: redactUrl(req.originalUrl), status: res.statusCode, ms: Math.round(seconds * 1000) }, 'http');
     });
     next();
   };

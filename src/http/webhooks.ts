@@ -99,8 +99,9 @@ function fieldsOf(req: Request): CallbackBody {
   return fields;
 }
 
+/** A plain end, not res.send: a provider never sends a conditional request, so no ETag is worth hashing each reply for. */
 function answer(res: Response, reply: HttpAnswer): void {
-  res.status(200).type(reply.contentType).send(reply.body);
+  res.status(200).type(reply.contentType).end(reply.body);
 }
 
 function valid<T>(parsed: Parsed<T>, res: Response): T | undefined {
