@@ -26,8 +26,6 @@ export function citizenBindings(booking: BookingService, accounts: MobileAccount
       return { outcome: 'set', language, clearHistory: true, vars: { knownMobile: 'yes' } };
     },
 
-    countMembers: async (_vars, ctx) => ({ outcome: (await booking.members(ctx.phone)).length ? 'some' : 'none' }),
-
     checkMember: async (vars, ctx) => {
       if (vars.memberId === 'new') {
         const count = (await booking.members(ctx.phone)).length;
@@ -140,6 +138,8 @@ export function citizenBindings(booking: BookingService, accounts: MobileAccount
   const sources: Record<string, Source> = {
     members: async (_vars, ctx) => {
       const members = await booking.members(ctx.phone);
+      // None yet: the list is empty and the flow goes straight to registering the first (its "empty" state).
+      if (members.length === 0) return [];
       const items: ListItem[] = members.map((m) => ({ id: String(m.id), label: { key: 'member.item', params: { memberName: m.name } } }));
       // Shown even at the limit: choosing it says why no one more can be added (checkMember).
       items.push({ id: 'new', label: { key: 'member.new' } });
