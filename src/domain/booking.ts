@@ -4,7 +4,7 @@ import type { Clock } from './clock';
 import type { CodeVault } from './codes';
 import { addDays, dayIn, longDay } from './dates';
 import type { IdType } from './identity';
-import { queueSms } from './outbox';
+import { NOTIFY_RELAY, queueSms, smsInsert } from './outbox';
 
 /**
  * Booking: members of a mobile, the seats they may take, and the appointment that carries the
@@ -282,52 +282,129 @@ export class BookingService {
    * Takes a seat and creates the appointment with a fresh code, and writes the code SMS, all in
    * one transaction. Capacity holds under any concurrency: the seat is taken by a conditional
    * UPDATE, and the database's CHECK refuses anything beyond capacity.
+   *
+   * Everything that decides the booking is read first, under the account lock only; the seat, the
+   * appointment and the SMS are then written by one statement, so the session's row (every booking
+   * into it queues on that lock) is held for that statement and the COMMIT alone.
    */
   async book(phone: string, memberId: number, sessionId: number): Promise<BookingResult> {
     return this.db.transaction(async (trx) => {
       const account = await lockAccount(trx, phone);
-      const member = await this.ownedMember(trx, phone, memberId);
-      if (!member) return { kind: 'not_found' };
-      const live = await this.liveAppointment(trx, memberId);
-      if (live) return { kind: 'already_booked', appointment: live };
+      const booker = await this.booker(trx, account.id, memberId);
+      if (!booker) return { kind: 'not_found' };
+      const live = booker.live.find((appointment) => appointment.beneficiaryId === memberId);
+      if (live) return { kind: 'already_booked', appointment: (await this.appointmentView(trx, live.id))! };
 
-      const eligibility = await this.eligibility(memberId, trx);
-      const session = eligibility && (await this.openSessions(eligibility, trx).where('s.id', sessionId).first('s.id', 's.dose'));
+      const eligibility = this.eligibilityOf(booker.birthYear, booker.doses);
+      let session = eligibility && (await this.openSession(trx, eligibility, sessionId));
       if (!session) {
         if (await this.hasEnded(trx, sessionId)) return { kind: 'closed' };
-        const exists = await trx('vaccination_sessions').where('id', sessionId).first('capacity', 'booked');
-        return exists && exists.booked >= exists.capacity ? { kind: 'full' } : { kind: 'not_eligible' };
+        return (await this.isFull(trx, sessionId)) ? { kind: 'full' } : { kind: 'not_eligible' };
       }
-      // active again here: an operator may have deactivated the session since it was read.
-      const taken = await trx('vaccination_sessions')
-        .where({ id: sessionId, active: true })
-        .andWhere('booked', '<', trx.ref('capacity'))
-        .increment('booked', 1)
-        .returning('id');
-      if (taken.length === 0) return { kind: 'full' };
-
-      const reference = referenceCode();
-      const code = await this.uniqueCode(trx, account.id);
-      const [{ id }] = await trx('appointments')
-        .insert({
-          reference,
-          beneficiary_id: memberId,
-          session_id: sessionId,
-          dose: session.dose,
-          code_hmac: this.codes.mac(reference, code),
-          code_cipher: this.codes.encrypt(code),
-        })
-        .returning('id');
-      const appointment = (await this.appointmentView(trx, id))!;
-      await queueSms(trx, {
-        phone,
-        language: account.language,
-        template: CODE_TEMPLATE,
-        params: codeSmsParams(appointment, account.language),
-        appointmentId: id,
-      });
-      return { kind: 'booked', appointment };
+      for (let attempt = 1; ; attempt++) {
+        const appointment = await this.takeSeat(trx, { phone, language: account.language, memberId, memberName: booker.name, session, otherCodes: booker.live });
+        if (appointment) return { kind: 'booked', appointment };
+        // No seat: it was taken, or the session deactivated, since it was read; or an operator moved
+        // its hours, and the SMS must not carry the old ones: then it is read again and retried.
+        session = attempt < 3 ? eligibility && (await this.openSession(trx, eligibility, sessionId)) : undefined;
+        if (!session) return { kind: 'full' };
+      }
     });
+  }
+
+  /**
+   * The member of this account with what booking needs to know: doses had (eligibility), and the
+   * live appointments of every member of the account (one of them this member's, or the codes a
+   * new one must differ from). One statement.
+   */
+  private async booker(trx: Tx, accountId: number, memberId: number): Promise<Booker | undefined> {
+    const { rows } = await trx.raw<{ rows: Booker[] }>(
+      `SELECT b.name, b.birth_year AS "birthYear",
+         COALESCE((SELECT json_agg(json_build_object('vaccine', v.vaccine, 'session_date', v.session_date) ORDER BY v.dose)
+                     FROM vaccinations v WHERE v.beneficiary_id = b.id), '[]') AS doses,
+         COALESCE((SELECT json_agg(json_build_object('id', ap.id, 'beneficiaryId', ap.beneficiary_id, 'reference', ap.reference, 'code_hmac', ap.code_hmac))
+                     FROM appointments ap JOIN beneficiaries o ON o.id = ap.beneficiary_id
+                    WHERE o.account_id = b.account_id AND ap.status = 'booked'), '[]') AS live
+       FROM beneficiaries b WHERE b.id = ? AND b.account_id = ?`,
+      [memberId, accountId],
+    );
+    return rows[0];
+  }
+
+  /** The session if this member may book it now, with what the appointment and its SMS show. */
+  private async openSession(trx: Tx, eligibility: Eligibility, sessionId: number): Promise<OpenSession | undefined> {
+    return this.openSessions(eligibility, trx)
+      .where('s.id', sessionId)
+      .first(
+        's.id',
+        's.centre_id as centreId',
+        'c.name as centreName',
+        's.date',
+        's.vaccine',
+        's.dose',
+        's.min_age as minAge',
+        's.start_time as startsAt',
+        's.end_time as endsAt',
+        trx.raw(`to_char(s.start_time, 'HH24:MI') AS "startTime"`),
+        trx.raw(`to_char(s.end_time, 'HH24:MI') AS "endTime"`),
+      );
+  }
+
+  /**
+   * One statement: takes a seat if one is free and the session is still active and as read (so the
+   * SMS and the view show what was booked), inserts the appointment and writes its code SMS. The
+   * view is built from what was read, not read again. Undefined when no seat was taken.
+   */
+  private async takeSeat(
+    trx: Tx,
+    booking: { phone: string; language: string; memberId: number; memberName: string; session: OpenSession; otherCodes: { reference: string; code_hmac: string }[] },
+  ): Promise<AppointmentView | undefined> {
+    const { session, language } = booking;
+    const reference = referenceCode();
+    const code = this.pickCode(booking.otherCodes);
+    const view: AppointmentView = {
+      id: 0,
+      reference,
+      beneficiaryId: booking.memberId,
+      sessionId: session.id,
+      centreId: session.centreId,
+      memberName: booking.memberName,
+      centreName: session.centreName,
+      date: session.date,
+      vaccine: session.vaccine,
+      dose: session.dose,
+      startTime: session.startTime,
+      endTime: session.endTime,
+    };
+    const sms = smsInsert({ phone: booking.phone, language, template: CODE_TEMPLATE, params: codeSmsParams(view, language) }, 'ap');
+    const { rows } = await trx.raw<{ rows: { id: number }[] }>(
+      `WITH seat AS (
+         UPDATE vaccination_sessions SET booked = booked + 1
+          WHERE id = ? AND active AND booked < capacity
+            AND date = ?::date AND vaccine = ? AND dose = ? AND min_age = ? AND start_time = ?::time AND end_time = ?::time
+         RETURNING id
+       ), ap AS (
+         INSERT INTO appointments (reference, beneficiary_id, session_id, dose, code_hmac, code_cipher)
+         SELECT ?, ?::bigint, seat.id, ?::int, ?, ? FROM seat RETURNING id
+       ), sms AS (${sms.sql})
+       SELECT ap.id, ${NOTIFY_RELAY} FROM ap, sms`,
+      [
+        session.id,
+        session.date,
+        session.vaccine,
+        session.dose,
+        session.minAge,
+        session.startsAt,
+        session.endsAt,
+        reference,
+        booking.memberId,
+        session.dose,
+        this.codes.mac(reference, code),
+        this.codes.encrypt(code),
+        ...sms.bindings,
+      ],
+    );
+    return rows[0] && { ...view, id: rows[0].id };
   }
 
   /** Live (booked, not yet vaccinated) appointments of every member of this mobile. */
@@ -489,6 +566,10 @@ export class BookingService {
         if (exceptAppointmentId) q.whereNot('ap.id', exceptAppointmentId);
       })
       .select('ap.reference', 'ap.code_hmac');
+    return this.pickCode(others);
+  }
+
+  private pickCode(others: { reference: string; code_hmac: string }[]): string {
     for (;;) {
       const code = this.codes.generate();
       if (!others.some((other) => this.codes.matches(other.reference, code, other.code_hmac))) return code;
@@ -498,13 +579,15 @@ export class BookingService {
   private async eligibility(memberId: number, db: Db | Tx = this.db): Promise<Eligibility | undefined> {
     const member = await db('beneficiaries').where('id', memberId).first('birth_year');
     if (!member) return undefined;
-    const doses: { vaccine: string; session_date: string }[] = await db('vaccinations')
-      .where('beneficiary_id', memberId)
-      .orderBy('dose')
-      .select('vaccine', 'session_date');
+    const doses: Dose[] = await db('vaccinations').where('beneficiary_id', memberId).orderBy('dose').select('vaccine', 'session_date');
+    return this.eligibilityOf(member.birth_year, doses);
+  }
+
+  /** What a member born in `birthYear` who had `doses` (in dose order) may book next; undefined when fully vaccinated. */
+  private eligibilityOf(birthYear: number, doses: Dose[]): Eligibility | undefined {
     if (doses.length >= MAX_DOSE) return undefined;
     const now = this.clock.now();
-    const eligibility: Eligibility = { dose: doses.length + 1, age: ageIn(now, member.birth_year), now, daysAhead: this.rules.daysAhead };
+    const eligibility: Eligibility = { dose: doses.length + 1, age: ageIn(now, birthYear), now, daysAhead: this.rules.daysAhead };
     const last = doses.at(-1);
     if (last) {
       // The next dose is of the same vaccine, and not before the configured interval.
@@ -577,6 +660,36 @@ export class BookingService {
 /** A session has ended once its end time on its date has passed at its centre (s and c joined; one parameter: now). */
 const SESSION_ENDED = '(s.date + s.end_time) AT TIME ZONE c.timezone <= ?::timestamptz';
 
+interface Dose {
+  vaccine: string;
+  /** 'YYYY-MM-DD' */
+  session_date: string;
+}
+
+interface Booker {
+  name: string;
+  birthYear: number;
+  /** Doses had, in dose order. */
+  doses: Dose[];
+  /** Live appointments of every member of the account. */
+  live: { id: number; beneficiaryId: number; reference: string; code_hmac: string }[];
+}
+
+interface OpenSession {
+  id: number;
+  centreId: number;
+  centreName: string;
+  date: string;
+  vaccine: string;
+  dose: number;
+  minAge: number;
+  /** The stored times ('HH:MM:SS'), to check they have not moved when the seat is taken. */
+  startsAt: string;
+  endsAt: string;
+  startTime: string;
+  endTime: string;
+}
+
 interface Eligibility {
   dose: number;
   age: number;
@@ -587,10 +700,19 @@ interface Eligibility {
   earliest?: string;
 }
 
-/** The account row of a mobile, created on first use and locked: one mobile's bookings happen one at a time. */
+/**
+ * The account row of a mobile, created on first use and locked: one mobile's bookings happen one
+ * at a time. One statement: ON CONFLICT DO UPDATE locks the existing row as an UPDATE does (a
+ * concurrent caller waits for this transaction, then locks the row as committed), and a row it
+ * inserts is this transaction's until commit, so either way no other locker gets past it. The
+ * no-op SET only makes RETURNING give the existing row (DO NOTHING returns no row).
+ */
 async function lockAccount(trx: Tx, phone: string): Promise<{ id: number; language: string }> {
-  await trx('accounts').insert({ phone }).onConflict('phone').ignore();
-  return trx('accounts').where('phone', phone).forUpdate().first('id', 'language');
+  const { rows } = await trx.raw<{ rows: { id: number; language: string }[] }>(
+    'INSERT INTO accounts (phone) VALUES (?) ON CONFLICT (phone) DO UPDATE SET phone = EXCLUDED.phone RETURNING id, language',
+    [phone],
+  );
+  return rows[0]!;
 }
 
 function codeSmsParams(appointment: AppointmentView, language: string): Record<string, string> {

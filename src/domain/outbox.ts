@@ -16,26 +16,35 @@ export interface OutboxSms {
   dedupeKey?: string;
 }
 
+/** Wakes the relay when the transaction commits (a NOTIFY is delivered only then): select it once per row written. */
+export const NOTIFY_RELAY = `pg_notify('${OUTBOX_CHANNEL}', '')`;
+
+/**
+ * The one INSERT that writes an outbox SMS, as SQL and bindings, so a statement can write the SMS
+ * together with its cause. With `appointmentFrom`, the name of a CTE with an `id` column that is
+ * inserting the appointment in the same statement, the SMS is written once per row of it: not at
+ * all when the cause wrote nothing. A duplicate dedupe key writes nothing. Returns `id`.
+ */
+export function smsInsert(sms: OutboxSms, appointmentFrom?: string): { sql: string; bindings: (string | number | null)[] } {
+  const appointment = appointmentFrom ? `${appointmentFrom}.id` : '?::bigint';
+  const sql = `INSERT INTO outbound_messages (phone, language, template, params, appointment_id, dedupe_key)
+    SELECT ?::text, ?::text, ?::text, ?::jsonb, ${appointment}, ?::text${appointmentFrom ? ` FROM ${appointmentFrom}` : ''}
+    ON CONFLICT (dedupe_key) DO NOTHING RETURNING id`;
+  const bindings: (string | number | null)[] = [sms.phone, sms.language, sms.template, JSON.stringify(sms.params)];
+  if (!appointmentFrom) bindings.push(sms.appointmentId ?? null);
+  bindings.push(sms.dedupeKey ?? null);
+  return { sql, bindings };
+}
+
 /**
  * Writes an SMS we owe someone, in the caller's transaction: it exists if and only if the event
- * that causes it commits.
+ * that causes it commits. One round trip: the row and the relay's wake-up together.
  */
 export async function queueSms(trx: Tx, sms: OutboxSms): Promise<number> {
-  const [row] = await trx('outbound_messages')
-    .insert({
-      phone: sms.phone,
-      language: sms.language,
-      template: sms.template,
-      params: JSON.stringify(sms.params),
-      appointment_id: sms.appointmentId ?? null,
-      dedupe_key: sms.dedupeKey ?? null,
-    })
-    .onConflict('dedupe_key')
-    .ignore()
-    .returning('id');
-  if (!row) return (await trx('outbound_messages').where('dedupe_key', sms.dedupeKey!).first('id')).id;
-  await trx.raw(`NOTIFY ${OUTBOX_CHANNEL}`);
-  return (row as { id: number }).id;
+  const insert = smsInsert(sms);
+  const { rows } = await trx.raw<{ rows: { id: number }[] }>(`WITH sms AS (${insert.sql}) SELECT id, ${NOTIFY_RELAY} FROM sms`, insert.bindings);
+  if (rows.length === 0) return (await trx('outbound_messages').where('dedupe_key', sms.dedupeKey!).first('id')).id;
+  return rows[0]!.id;
 }
 
 /** Work that must follow a commit (issue a certificate, process an inbound SMS), relayed to the task queue. */
