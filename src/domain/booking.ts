@@ -200,11 +200,12 @@ export class BookingService {
 
   /** What the member may do next: book the next dose, or why not. */
   async memberStatus(phone: string, memberId: number): Promise<MemberStatus> {
-    const member = await this.ownedMember(this.db, phone, memberId);
-    if (!member) return { kind: 'not_found' };
-    const live = await this.liveAppointment(this.db, memberId);
-    if (live) return { kind: 'already_booked', appointment: live };
-    const eligibility = await this.eligibility(memberId);
+    const booker = await this.booker(this.db, phone, memberId);
+    if (!booker) return { kind: 'not_found' };
+    const live = booker.live.find((appointment) => appointment.beneficiaryId === memberId);
+    if (live) return { kind: 'already_booked', appointment: (await this.appointmentView(this.db, live.id))! };
+    const member: Member = { id: booker.id, name: booker.name, birthYear: booker.birthYear };
+    const eligibility = this.eligibilityOf(booker.birthYear, booker.doses);
     if (!eligibility) return { kind: 'fully_vaccinated', member };
     return { kind: 'can_book', member, dose: eligibility.dose, vaccine: eligibility.vaccine, earliest: eligibility.earliest };
   }
@@ -229,8 +230,9 @@ export class BookingService {
    * refusal costs the extra query that finds the reason.
    */
   async availability(phone: string, pincode: string, memberId: number): Promise<Availability> {
-    if (!(await this.ownedMember(this.db, phone, memberId))) return { kind: 'not_found' };
-    const eligibility = await this.eligibility(memberId);
+    const booker = await this.booker(this.db, phone, memberId);
+    if (!booker) return { kind: 'not_found' };
+    const eligibility = this.eligibilityOf(booker.birthYear, booker.doses);
     if (!eligibility) return { kind: 'fully_vaccinated' };
     const centres = await this.openCentres(pincode, eligibility);
     if (centres.length > 0) return { kind: 'open', centres };
@@ -290,7 +292,7 @@ export class BookingService {
   async book(phone: string, memberId: number, sessionId: number): Promise<BookingResult> {
     return this.db.transaction(async (trx) => {
       const account = await lockAccount(trx, phone);
-      const booker = await this.booker(trx, account.id, memberId);
+      const booker = await this.booker(trx, phone, memberId);
       if (!booker) return { kind: 'not_found' };
       const live = booker.live.find((appointment) => appointment.beneficiaryId === memberId);
       if (live) return { kind: 'already_booked', appointment: (await this.appointmentView(trx, live.id))! };
@@ -317,16 +319,15 @@ export class BookingService {
    * live appointments of every member of the account (one of them this member's, or the codes a
    * new one must differ from). One statement.
    */
-  private async booker(trx: Tx, accountId: number, memberId: number): Promise<Booker | undefined> {
-    const { rows } = await trx.raw<{ rows: Booker[] }>(
-      `SELECT b.name, b.birth_year AS "birthYear",
-         COALESCE((SELECT json_agg(json_build_object('vaccine', v.vaccine, 'session_date', v.session_date) ORDER BY v.dose)
-                     FROM vaccinations v WHERE v.beneficiary_id = b.id), '[]') AS doses,
+  private async booker(db: Db | Tx, phone: string, memberId: number): Promise<Booker | undefined> {
+    const { rows } = await db.raw<{ rows: Booker[] }>(
+      `SELECT b.id, b.name, b.birth_year AS "birthYear",
+         ${DOSES_OF_B} AS doses,
          COALESCE((SELECT json_agg(json_build_object('id', ap.id, 'beneficiaryId', ap.beneficiary_id, 'reference', ap.reference, 'code_hmac', ap.code_hmac))
                      FROM appointments ap JOIN beneficiaries o ON o.id = ap.beneficiary_id
                     WHERE o.account_id = b.account_id AND ap.status = 'booked'), '[]') AS live
-       FROM beneficiaries b WHERE b.id = ? AND b.account_id = ?`,
-      [memberId, accountId],
+       FROM beneficiaries b JOIN accounts a ON a.id = b.account_id WHERE b.id = ? AND a.phone = ?`,
+      [memberId, phone],
     );
     return rows[0];
   }
@@ -577,10 +578,8 @@ export class BookingService {
   }
 
   private async eligibility(memberId: number, db: Db | Tx = this.db): Promise<Eligibility | undefined> {
-    const member = await db('beneficiaries').where('id', memberId).first('birth_year');
-    if (!member) return undefined;
-    const doses: Dose[] = await db('vaccinations').where('beneficiary_id', memberId).orderBy('dose').select('vaccine', 'session_date');
-    return this.eligibilityOf(member.birth_year, doses);
+    const { rows } = await db.raw<{ rows: { birthYear: number; doses: Dose[] }[] }>(`SELECT b.birth_year AS "birthYear", ${DOSES_OF_B} AS doses FROM beneficiaries b WHERE b.id = ?`, [memberId]);
+    return rows[0] && this.eligibilityOf(rows[0].birthYear, rows[0].doses);
   }
 
   /** What a member born in `birthYear` who had `doses` (in dose order) may book next; undefined when fully vaccinated. */
@@ -619,17 +618,6 @@ export class BookingService {
       });
   }
 
-  private async ownedMember(db: Db | Tx, phone: string, memberId: number): Promise<Member | undefined> {
-    return db('beneficiaries as b')
-      .join('accounts as a', 'a.id', 'b.account_id')
-      .where({ 'a.phone': phone, 'b.id': memberId })
-      .first('b.id', 'b.name', 'b.birth_year as birthYear');
-  }
-
-  private async liveAppointment(db: Db | Tx, memberId: number): Promise<AppointmentView | undefined> {
-    return this.appointmentQuery(db).where({ 'ap.beneficiary_id': memberId, 'ap.status': 'booked' }).first();
-  }
-
   private async appointmentView(db: Db | Tx, appointmentId: number): Promise<AppointmentView | undefined> {
     return this.appointmentQuery(db).where('ap.id', appointmentId).first();
   }
@@ -657,6 +645,10 @@ export class BookingService {
   }
 }
 
+/** The doses had by member `b`, in dose order, as a JSON array of Dose: part of the one statement that reads a member. */
+const DOSES_OF_B = `COALESCE((SELECT json_agg(json_build_object('vaccine', v.vaccine, 'session_date', v.session_date) ORDER BY v.dose)
+                      FROM vaccinations v WHERE v.beneficiary_id = b.id), '[]')`;
+
 /** A session has ended once its end time on its date has passed at its centre (s and c joined; one parameter: now). */
 const SESSION_ENDED = '(s.date + s.end_time) AT TIME ZONE c.timezone <= ?::timestamptz';
 
@@ -667,6 +659,7 @@ interface Dose {
 }
 
 interface Booker {
+  id: number;
   name: string;
   birthYear: number;
   /** Doses had, in dose order. */
