@@ -31,6 +31,11 @@ export interface ActionResult {
   language?: string;
   /** After a step that wrote something, "0 Back" must not walk back into it. */
   clearHistory?: boolean;
+  /**
+   * The items of the list this action leads to, when the action had to read them anyway (a search
+   * that decides where to go): that list shows them instead of asking its source again on this hop.
+   */
+  items?: ListItem[];
 }
 export type Action = (vars: Vars, ctx: DialogueContext) => Promise<ActionResult>;
 
@@ -224,6 +229,7 @@ export class DialogueEngine {
     let name = target;
     // The closing words of a flow that handed over, shown above the next flow's first screen.
     let notice: Reason | undefined;
+    let handed: ListItem[] | undefined;
     for (let step = 0; step < MAX_ACTION_CHAIN; step++) {
       const state = this.flow(session.flow).states[name]!;
       session.state = name;
@@ -231,6 +237,7 @@ export class DialogueEngine {
       session.retries = 0;
       if (state.type === 'action') {
         const result = await this.binding('actions', state.action)(session.vars, ctx);
+        handed = result.items;
         Object.assign(session.vars, result.vars);
         if (result.language) session.language = ctx.language = result.language;
         if (result.clearHistory) session.history = [];
@@ -247,7 +254,7 @@ export class DialogueEngine {
         continue;
       }
       if (state.type === 'list') {
-        const items = await this.binding('sources', state.source)(session.vars, ctx);
+        const items = handed ?? (await this.binding('sources', state.source)(session.vars, ctx));
         if (items.length === 0) {
           name = state.empty;
           continue;

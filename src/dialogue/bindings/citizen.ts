@@ -1,5 +1,5 @@
 import { seatCount } from './format';
-import { sessionHours, type AppointmentView, type Availability, type BookingService, type SessionOption } from '../../domain/booking';
+import { sessionHours, type AppointmentView, type Availability, type BookingService, type CentreOption, type SessionOption } from '../../domain/booking';
 import { shortDay } from '../../domain/dates';
 import { isIdType } from '../../domain/identity';
 import type { Action, ActionResult, Bindings, ListItem, Source, Vars } from '../engine';
@@ -54,7 +54,11 @@ export function citizenBindings(booking: BookingService, accounts: MobileAccount
       return age.kind === 'too_young' ? { outcome: 'too_young', vars: { minAge: String(age.minAge) } } : { outcome: 'old_enough' };
     },
 
-    findCentres: async (vars, ctx) => availabilityOutcome(await booking.availability(ctx.phone, vars.pincode ?? '', id(vars, 'memberId')), ctx.language),
+    findCentres: async (vars, ctx) => {
+      const availability = await booking.availability(ctx.phone, vars.pincode ?? '', id(vars, 'memberId'));
+      // The centres were read to decide: the list shows them without reading them again.
+      return { ...availabilityOutcome(availability, ctx.language), ...(availability.kind === 'open' ? { items: availability.centres.map(centreItem) } : {}) };
+    },
 
     registerMember: async (vars, ctx) => {
       const gender = vars.gender;
@@ -145,11 +149,7 @@ export function citizenBindings(booking: BookingService, accounts: MobileAccount
       items.push({ id: 'new', label: { key: 'member.new' } });
       return items;
     },
-    centres: async (vars) =>
-      (await booking.centresWithSeats(vars.pincode ?? '', id(vars, 'memberId'))).map((c) => ({
-        id: String(c.id),
-        label: { key: 'centre.item', params: { centre: c.name, free: seatCount(c.freeSeats) } },
-      })),
+    centres: async (vars) => (await booking.centresWithSeats(vars.pincode ?? '', id(vars, 'memberId'))).map(centreItem),
     sessions: async (vars, ctx) =>
       (await booking.sessionsWithSeats(id(vars, 'centreId'), id(vars, 'memberId'))).map((s) => sessionItem(s, ctx.language)),
     rescheduleSessions: async (vars, ctx) =>
@@ -162,6 +162,10 @@ export function citizenBindings(booking: BookingService, accounts: MobileAccount
   };
 
   return { actions, sources, validators };
+}
+
+function centreItem(centre: CentreOption): ListItem {
+  return { id: String(centre.id), label: { key: 'centre.item', params: { centre: centre.name, free: seatCount(centre.freeSeats) } } };
 }
 
 /** The age group is always shown: two sessions on one day at one centre may differ only in it. */
