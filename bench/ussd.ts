@@ -28,12 +28,13 @@ import { createDb, ensureDatabase, migrateLatest, type Db } from '../src/db/knex
 import { setLanguage } from '../src/domain/accounts';
 import { addDays, dayIn } from '../src/domain/dates';
 import { MAX_SESSION_CAPACITY } from '../src/domain/programme';
+import { ALL_PARTS, benchParts, printPartComparisons, runParts, type PartComparison } from './parts';
 import { UNIQUE_TOKEN, type LoadJob, type LoadMessage, type LoadOutcome, type LoadReply } from './load';
 import { YARDSTICK_KINDS, YARDSTICK_SCREENS, type YardstickKind, type YardstickMessage } from './yardsticks';
 
-const DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/tika_bench';
+const DATABASE_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/tika_bench';
 const REDIS_URL = 'redis://127.0.0.1:6379';
-const REDIS_PREFIX = 'tikabench';
+const REDIS_PREFIX = process.env.BENCH_REDIS_PREFIX ?? 'tikabench';
 const WEBHOOK_SECRET = 'bench-webhook-secret-0123456789';
 const SERVICE_CODE = '*384*1234#';
 const PINCODE = '110001';
@@ -53,13 +54,15 @@ const BOOKING_CONCURRENCY = 50;
 const SEATS_PER_SESSION = 3000;
 const SMS_RATE = intEnv('BENCH_SMS_RATE', 10_000);
 /** Whatever happens, the process ends by then. */
-const HARD_LIMIT_MS = 600_000;
+const HARD_LIMIT_MS = 900_000;
 /** BENCH_CPU_PROFILE=<dir>: Tika's web process runs with --cpu-prof, and only the first hops are run (on Tika only). */
 const CPU_PROFILE_DIR = process.env.BENCH_CPU_PROFILE;
 const UNDER_TSX = process.env.BENCH_TSX === '1';
 /** USER_HZ: /proc reports CPU time in these. */
 const CLOCK_TICKS_PER_SECOND = Number(process.platform === 'linux' ? execSync('getconf CLK_TCK').toString().trim() : 100);
 const firstHopsOnly = Boolean(CPU_PROFILE_DIR);
+/** BENCH_PARTS: a comma list of hops, bookings, outbound, certificates (issue 11's parts 1–4); default all. */
+const PARTS = benchParts(process.env.BENCH_PARTS, firstHopsOnly);
 
 /** Issue 11, part 1: every hop ≥ 1.0× ussd-menu-builder and ≥ 0.5× the minimal hop, p99 ≤ 100 ms at 50 connections. */
 const HOP_TARGETS = { vsMenuBuilder: 1.0, vsMinimal: 0.5, p99Ms: 100 } as const;
@@ -144,8 +147,10 @@ async function main(): Promise<number> {
     app = await createApp(config);
     await app.startWorker();
 
-    log('seeding centres, sessions, accounts and members');
-    const seed = await seedData(app);
+    log(PARTS.has('hops') ? 'seeding centres, sessions, accounts and members' : `parts: ${[...PARTS].join(', ')}`);
+    const seed = PARTS.has('hops') ? await seedData(app) : undefined;
+    // Part 1, the hops (the block is not re-indented, to keep merges with concurrent edits clean).
+    if (seed) {
 
     // Tika's web process, and each yardstick, in an OS process of its own (bench/yardsticks.ts).
     if (!UNDER_TSX) {
@@ -262,13 +267,18 @@ async function main(): Promise<number> {
       // (d) Booking at the domain level, and the code SMS through the whole outbox pipeline.
       await benchBookingAndSms(app, seed, rows, raw, failures);
     }
+    }
+
+    // Parts 2–4 (bench/bookings.ts, bench/outbound.ts, bench/certificates.ts), each beside its yardstick in this run.
+    const partComparisons: PartComparison[] = await runParts(PARTS, { app, configEnv, databaseUrl: DATABASE_URL, redisUrl: REDIS_URL, redisPrefix: REDIS_PREFIX, durationSec: DURATION_SEC, bookings: BOOKINGS, concurrency: BOOKING_CONCURRENCY, rows, raw, failures, log });
 
     const baseline = rows.find((r) => r.scenario === 'baseline express');
     if (baseline) for (const row of rows) if (row.kind === 'http') row.ratio = row.rate / baseline.rate;
     const comparison = compareHops(rows);
 
     printTable(rows);
-    printComparison(comparison);
+    if (comparison.length) printComparison(comparison);
+    printPartComparisons(partComparisons);
     const summary = {
       date: new Date().toISOString(),
       machine: { cpus: cpus().length, model: cpus()[0]?.model ?? 'unknown', node: process.version, platform: `${process.platform} ${process.arch}` },
@@ -280,9 +290,10 @@ async function main(): Promise<number> {
         inProcess: 'seeding, domain bookings, outbox relay, SMS worker',
       },
       versions: serviceVersions(),
-      settings: { durationSec: DURATION_SEC, connections: CONNECTIONS, midSessions: seed.midPhones.length, firstHopPhones: seed.firstHopPhones.length, newPhones: seed.newPhones.length, firstHopsOnly, bookings: BOOKINGS, bookingConcurrency: BOOKING_CONCURRENCY, smsRatePerSecond: SMS_RATE },
+      settings: { parts: [...PARTS], durationSec: DURATION_SEC, connections: CONNECTIONS, midSessions: seed?.midPhones.length, firstHopPhones: seed?.firstHopPhones.length, newPhones: seed?.newPhones.length, firstHopsOnly, bookings: BOOKINGS, bookingConcurrency: BOOKING_CONCURRENCY, smsRatePerSecond: SMS_RATE },
       targets: HOP_TARGETS,
       comparison,
+      partComparisons,
       rows,
       raw,
       failures,
@@ -290,7 +301,8 @@ async function main(): Promise<number> {
     };
     mkdirSync(RESULTS_DIR, { recursive: true });
     // A profiling run is partial (first hops, Tika only): it does not replace the last full run's results.
-    const resultsFile = firstHopsOnly ? 'profile.json' : 'latest.json';
+    // So is a run of some of the parts (BENCH_PARTS).
+    const resultsFile = firstHopsOnly ? 'profile.json' : PARTS.size === ALL_PARTS.length ? 'latest.json' : `partial-${[...PARTS].join('-')}.json`;
     writeFileSync(join(RESULTS_DIR, resultsFile), `${JSON.stringify(summary, null, 2)}\n`);
     log(`wrote ${join('bench', 'results', resultsFile)} (${summary.totalSeconds.toFixed(1)} s in all)`);
   } catch (error) {
