@@ -19,8 +19,13 @@ export interface LoadJob {
   durationSec?: number;
   /** …or until this many responses (takes precedence). */
   amount?: number;
-  /** Every response body is checked: it must start with `prefix` and contain `includes`. */
-  expect: { prefix: string; includes?: string };
+  /** Every response body is checked: it must start with `prefix` and contain `includes` (with a list: match one of them). */
+  expect: Expect | Expect[];
+}
+
+export interface Expect {
+  prefix: string;
+  includes?: string;
 }
 
 export interface LoadOutcome {
@@ -40,6 +45,8 @@ export interface LoadOutcome {
   checked: number;
   bad: number;
   badSamples: string[];
+  /** With a list of expectations: how many bodies matched each (the first that matches counts). */
+  matched: number[];
   sample: string;
 }
 
@@ -55,6 +62,8 @@ async function run(job: LoadJob): Promise<LoadOutcome> {
   let bad = 0;
   const badSamples: string[] = [];
   let sample = '';
+  const expectations = Array.isArray(job.expect) ? job.expect : [job.expect];
+  const matched = expectations.map(() => 0);
   // Wall time from the first request sent to the last response read. autocannon's own duration
   // is whole seconds when it stops on `amount` (it checks on its 1 s tick), too coarse here.
   let firstSentAt = 0;
@@ -81,7 +90,9 @@ async function run(job: LoadJob): Promise<LoadOutcome> {
           checked++;
           const text = String(body);
           if (!sample && status === 200) sample = text;
-          if (status !== 200 || !text.startsWith(job.expect.prefix) || (job.expect.includes !== undefined && !text.includes(job.expect.includes))) {
+          const which = status === 200 ? expectations.findIndex((e) => text.startsWith(e.prefix) && (e.includes === undefined || text.includes(e.includes))) : -1;
+          if (which >= 0) matched[which]!++;
+          else {
             bad++;
             if (badSamples.length < 5) badSamples.push(`${status} ${text.slice(0, 200)}`);
           }
@@ -104,6 +115,7 @@ async function run(job: LoadJob): Promise<LoadOutcome> {
     checked,
     bad,
     badSamples,
+    matched,
     sample,
   };
 }

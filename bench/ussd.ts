@@ -315,6 +315,9 @@ async function main(): Promise<number> {
     await deleteRedisKeys();
   }
 
+  // Issue 11, part 5: 1 web, then 2 web + 2 worker processes behind a round-robin proxy, on a database of its own.
+  if (!firstHopsOnly) failures.push(...(await (await import('./scale-out')).runScaleOut({ web: 2, workers: 2 })));
+
   if (failures.length) {
     for (const failure of failures) log(`FAIL ${failure}`);
     return 1;
@@ -515,9 +518,9 @@ async function waitForSms(db: Db, phones: string[], timeoutMs: number): Promise<
 
 // ---------------------------------------------------------------------------------------------
 
-async function resetStores(): Promise<void> {
-  await ensureDatabase(DATABASE_URL);
-  const db = createDb(DATABASE_URL);
+export async function resetStores(databaseUrl = DATABASE_URL, redisPrefix = REDIS_PREFIX): Promise<void> {
+  await ensureDatabase(databaseUrl);
+  const db = createDb(databaseUrl);
   try {
     await migrateLatest(db);
     const { rows } = await db.raw<{ rows: { tablename: string }[] }>("SELECT tablename FROM pg_tables WHERE schemaname = 'public'");
@@ -526,14 +529,14 @@ async function resetStores(): Promise<void> {
   } finally {
     await db.destroy();
   }
-  await deleteRedisKeys();
+  await deleteRedisKeys(redisPrefix);
 }
 
 /** Only this bench's keys: `tikabench:*` (sessions, locks) and `{tikabench}:*` (BullMQ). */
-async function deleteRedisKeys(): Promise<void> {
+export async function deleteRedisKeys(redisPrefix = REDIS_PREFIX): Promise<void> {
   const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 2 });
   try {
-    for (const match of [`${REDIS_PREFIX}:*`, `{${REDIS_PREFIX}}:*`]) {
+    for (const match of [`${redisPrefix}:*`, `{${redisPrefix}}:*`]) {
       let cursor = '0';
       do {
         const [next, keys] = await redis.scan(cursor, 'MATCH', match, 'COUNT', 1000);
@@ -598,7 +601,7 @@ async function startYardstick(kind: YardstickKind, seatSessionId: number): Promi
 }
 
 /** SIGTERM (Tika closes cleanly and, under --cpu-prof, writes its profile), then SIGKILL after 15 s. */
-async function stopChild(child: ChildProcess): Promise<void> {
+export async function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   child.kill('SIGTERM');
@@ -620,7 +623,7 @@ function cpuMsOf(pid: number): number | undefined {
   }
 }
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -706,7 +709,7 @@ function printComparison(comparisons: HopComparison[]): void {
 }
 
 /** PostgreSQL and Redis versions, for the record. */
-function serviceVersions(): Record<string, string> {
+export function serviceVersions(databaseUrl = DATABASE_URL): Record<string, string> {
   const ask = (command: string) => {
     try {
       return execSync(command, { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
@@ -715,21 +718,21 @@ function serviceVersions(): Record<string, string> {
     }
   };
   return {
-    postgres: ask(`psql "${DATABASE_URL}" -Atc "SHOW server_version"`),
+    postgres: ask(`psql "${databaseUrl}" -Atc "SHOW server_version"`),
     redis: ask(`redis-cli -u ${REDIS_URL} INFO server | grep redis_version | cut -d: -f2`),
   };
 }
 
-function hop(sessionId: string, phoneNumber: string, text: string): string {
+export function hop(sessionId: string, phoneNumber: string, text: string): string {
   return new URLSearchParams({ sessionId, serviceCode: SERVICE_CODE, phoneNumber, networkCode: '40410', text }).toString();
 }
 
-async function post(url: string, body: string): Promise<{ status: number; body: string }> {
+export async function post(url: string, body: string): Promise<{ status: number; body: string }> {
   const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', connection: 'close' }, body });
   return { status: response.status, body: await response.text() };
 }
 
-function loaderClient(child: ChildProcess): (job: LoadJob) => Promise<LoadOutcome> {
+export function loaderClient(child: ChildProcess): (job: LoadJob) => Promise<LoadOutcome> {
   return (job) =>
     new Promise<LoadOutcome>((resolve, reject) => {
       const onMessage = (reply: LoadReply) => {
@@ -751,7 +754,7 @@ function loaderClient(child: ChildProcess): (job: LoadJob) => Promise<LoadOutcom
     });
 }
 
-async function stopLoader(child: ChildProcess): Promise<void> {
+export async function stopLoader(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   if (child.connected) child.send({ type: 'exit' } satisfies LoadMessage);
@@ -760,7 +763,7 @@ async function stopLoader(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
-async function inParallel<T, R>(items: T[], concurrency: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+export async function inParallel<T, R>(items: T[], concurrency: number, fn: (item: T) => Promise<R>): Promise<R[]> {
   const results: R[] = new Array(items.length);
   let next = 0;
   const lanes = Array.from({ length: Math.min(concurrency, items.length) }, async () => {
@@ -773,7 +776,7 @@ async function inParallel<T, R>(items: T[], concurrency: number, fn: (item: T) =
   return results;
 }
 
-async function until(check: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
+export async function until(check: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await check()) return true;
@@ -787,7 +790,7 @@ function pct(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
 
-function gitDescribe(): string {
+export function gitDescribe(): string {
   try {
     const head = execSync('git rev-parse --short HEAD', { cwd: join(__dirname, '..'), stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
     const dirty = execSync('git status --porcelain -- src flows migrations', { cwd: join(__dirname, '..'), stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
@@ -822,7 +825,7 @@ function printTable(rows: Row[]): void {
   for (const r of rows) if (r.note) console.log(`  ${r.scenario}: ${r.note}`);
 }
 
-main().then(
+if (require.main === module) main().then(
   (code) => {
     process.exitCode = code;
   },
