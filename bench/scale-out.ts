@@ -518,19 +518,21 @@ interface Costs {
   redisCpuPer1000Bookings: number;
   workerCpuPer1000Sms: number;
   throughput: { webProcesses: number; firstHopRps: number; firstHopP99: number; midHopRps: number; midHopP99: number }[];
-  capacity: Capacity;
+  capacity: Capacity[];
 }
 
 interface Capacity {
-  assumptions: string[];
+  scenario: string;
   hopsPerSecond: number;
   bookingsPerSecond: number;
   smsPerSecond: number;
+  /** Cores kept busy at TARGET_UTILISATION, by role. */
   cores: { web: number; workers: number; postgres: number; redis: number };
+  /** One Node process uses one core. */
   processes: { web: number; workers: number };
 }
 
-/** Hops a new caller needs to register one member and book over USSD (flows/citizen.flow.json). */
+/** Hops a new caller needs to register one member and book over USSD (flows/citizen.flow.json): the dial, then language, Book, name, birth year, gender, ID type, ID number, PIN code, centre, date, yes. */
 const HOPS_PER_REGISTRATION = 12;
 /** A core kept at this share of its time at peak: queueing stays short. */
 const TARGET_UTILISATION = 0.6;
@@ -563,33 +565,28 @@ function perProcessCosts(steps: Step[], options: ScaleOutOptions): Costs {
   return { ...costs, capacity: capacityFor(costs) };
 }
 
-/** CoWIN's 2021 peak over USSD, from the per-process costs: cores at TARGET_UTILISATION, one core a process. */
-function capacityFor(c: Omit<Costs, 'capacity' | 'throughput'>): Capacity {
+/**
+ * CoWIN's 2021 peak over USSD, from the per-process costs. Two readings of the peak: every
+ * registration a USSD conversation (HOPS_PER_REGISTRATION hops, the last a booking, one code SMS),
+ * or every one of the 2.7 million API hits a minute a hop. A hop costs what a mid-conversation hop cost here.
+ */
+function capacityFor(c: Omit<Costs, 'capacity' | 'throughput'>): Capacity[] {
   const bookingsPerSecond = PEAK.registrationsPerSecond;
-  // Every registration is a USSD conversation of HOPS_PER_REGISTRATION hops, the last of them the booking;
-  // the API hits (2.7 million a minute) are counted as hops too, whichever is larger.
-  const hopsPerSecond = Math.max(PEAK.registrationsPerSecond * HOPS_PER_REGISTRATION, PEAK.apiHitsPerMinute / 60);
-  const smsPerSecond = bookingsPerSecond;
-  const otherHops = hopsPerSecond - bookingsPerSecond;
-  const busy = {
-    web: (otherHops * c.webCpuPer1000MidHops + bookingsPerSecond * c.webCpuPer1000Bookings) / 1000,
-    workers: (smsPerSecond * c.workerCpuPer1000Sms) / 1000,
-    postgres: (otherHops * c.postgresCpuPer1000Hops + bookingsPerSecond * c.postgresCpuPer1000Bookings) / 1000,
-    redis: (otherHops * c.redisCpuPer1000Hops + bookingsPerSecond * c.redisCpuPer1000Bookings) / 1000,
-  };
-  const cores = Object.fromEntries(Object.entries(busy).map(([k, v]) => [k, v / TARGET_UTILISATION])) as Capacity['cores'];
-  return {
-    assumptions: [
-      `${PEAK.registrationsPerSecond} registrations/s, each a USSD conversation of ${HOPS_PER_REGISTRATION} hops ending in one booking and one code SMS`,
-      `${PEAK.apiHitsPerMinute.toLocaleString('en')} API hits a minute (${Math.round(PEAK.apiHitsPerMinute / 60)}/s) taken as hops when larger`,
-      `a hop costs what a mid-conversation hop cost here; cores kept at ${TARGET_UTILISATION * 100}% busy; a Node process uses one core`,
-    ],
-    hopsPerSecond,
-    bookingsPerSecond,
-    smsPerSecond,
-    cores,
-    processes: { web: Math.ceil(cores.web), workers: Math.ceil(cores.workers) },
-  };
+  const scenarios = [
+    { scenario: `${PEAK.registrationsPerSecond} registrations/s as USSD conversations of ${HOPS_PER_REGISTRATION} hops`, hopsPerSecond: PEAK.registrationsPerSecond * HOPS_PER_REGISTRATION },
+    { scenario: `${PEAK.apiHitsPerMinute.toLocaleString('en')} API hits a minute, each a hop`, hopsPerSecond: PEAK.apiHitsPerMinute / 60 },
+  ];
+  return scenarios.map(({ scenario, hopsPerSecond }) => {
+    const otherHops = hopsPerSecond - bookingsPerSecond;
+    const busy = {
+      web: (otherHops * c.webCpuPer1000MidHops + bookingsPerSecond * c.webCpuPer1000Bookings) / 1000,
+      workers: (bookingsPerSecond * c.workerCpuPer1000Sms) / 1000,
+      postgres: (otherHops * c.postgresCpuPer1000Hops + bookingsPerSecond * c.postgresCpuPer1000Bookings) / 1000,
+      redis: (otherHops * c.redisCpuPer1000Hops + bookingsPerSecond * c.redisCpuPer1000Bookings) / 1000,
+    };
+    const cores = { web: busy.web / TARGET_UTILISATION, workers: busy.workers / TARGET_UTILISATION, postgres: busy.postgres / TARGET_UTILISATION, redis: busy.redis / TARGET_UTILISATION };
+    return { scenario, hopsPerSecond, bookingsPerSecond, smsPerSecond: bookingsPerSecond, cores, processes: { web: Math.ceil(cores.web), workers: Math.ceil(cores.workers) } };
+  });
 }
 
 function printSteps(steps: Step[]): void {
@@ -614,10 +611,11 @@ function printCosts(c: Costs): void {
     ['Redis server, booking (whole server)', fmt(c.redisCpuPer1000Bookings)],
     ['proxy, hop', fmt(c.proxyCpuPer1000Hops)],
   ]);
-  const cap = c.capacity;
-  console.log(`\nCoWIN 2021 peak over USSD: ${cap.hopsPerSecond} hops/s, ${cap.bookingsPerSecond} bookings/s, ${cap.smsPerSecond} SMS/s`);
-  for (const a of cap.assumptions) console.log(`  assumes ${a}`);
-  console.log(`  cores: web ${fmt(cap.cores.web, 1)}, workers ${fmt(cap.cores.workers, 1)}, PostgreSQL ${fmt(cap.cores.postgres, 1)}, Redis ${fmt(cap.cores.redis, 1)}; processes: ${cap.processes.web} web, ${cap.processes.workers} workers`);
+  console.log(`\nCoWIN's 2021 peak (${PEAK.registrationsPerSecond} registrations/s) over USSD, from these costs: cores at ${TARGET_UTILISATION * 100}% busy, a Node process a core`);
+  for (const cap of c.capacity) {
+    console.log(`  ${cap.scenario}: ${Math.round(cap.hopsPerSecond)} hops/s, ${cap.bookingsPerSecond} bookings/s, ${cap.smsPerSecond} SMS/s`);
+    console.log(`    cores: web ${fmt(cap.cores.web, 1)}, workers ${fmt(cap.cores.workers, 1)}, PostgreSQL ${fmt(cap.cores.postgres, 1)}, Redis ${fmt(cap.cores.redis, 1)}; processes: ${cap.processes.web} web, ${cap.processes.workers} workers`);
+  }
 }
 
 function table(title: string, header: string[], body: string[][]): void {
