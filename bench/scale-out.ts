@@ -517,6 +517,8 @@ interface Costs {
   postgresCpuPer1000Bookings: number;
   redisCpuPer1000Bookings: number;
   workerCpuPer1000Sms: number;
+  /** The same less what the workers spend idle (sweeps, relay polls) over as long, measured while only hops ran. */
+  workerCpuPer1000SmsMarginal: number;
   throughput: { webProcesses: number; firstHopRps: number; firstHopP99: number; midHopRps: number; midHopP99: number }[];
   capacity: Capacity[];
 }
@@ -560,6 +562,13 @@ function perProcessCosts(steps: Step[], options: ScaleOutOptions): Costs {
     postgresCpuPer1000Bookings: per1000(booking, 'postgres'),
     redisCpuPer1000Bookings: per1000(booking, 'redis'),
     workerCpuPer1000Sms: per1000(booking, 'workers'),
+    workerCpuPer1000SmsMarginal: (() => {
+      const idle = steps.filter((s) => s.name.startsWith('first hop'));
+      const idlePerSecond = idle.reduce((t, s) => t + s.cpu.workers, 0) / idle.reduce((t, s) => t + s.wallSeconds, 0);
+      const chosen = steps.filter(booking);
+      const ops = chosen.reduce((n, s) => n + s.ops, 0);
+      return ((chosen.reduce((t, s) => t + s.cpu.workers - idlePerSecond * s.wallSeconds, 0)) / ops) * 1000;
+    })(),
     throughput,
   };
   return { ...costs, capacity: capacityFor(costs) };
@@ -580,7 +589,8 @@ function capacityFor(c: Omit<Costs, 'capacity' | 'throughput'>): Capacity[] {
     const otherHops = hopsPerSecond - bookingsPerSecond;
     const busy = {
       web: (otherHops * c.webCpuPer1000MidHops + bookingsPerSecond * c.webCpuPer1000Bookings) / 1000,
-      workers: (bookingsPerSecond * c.workerCpuPer1000Sms) / 1000,
+      // Idle costs (sweeps, relay polls) do not grow with the load: the peak adds the marginal cost.
+      workers: (bookingsPerSecond * c.workerCpuPer1000SmsMarginal) / 1000,
       postgres: (otherHops * c.postgresCpuPer1000Hops + bookingsPerSecond * c.postgresCpuPer1000Bookings) / 1000,
       redis: (otherHops * c.redisCpuPer1000Hops + bookingsPerSecond * c.redisCpuPer1000Bookings) / 1000,
     };
@@ -605,6 +615,7 @@ function printCosts(c: Costs): void {
     ['web process, mid-conversation hop', fmt(c.webCpuPer1000MidHops)],
     ['web process, confirming hop (booking)', fmt(c.webCpuPer1000Bookings)],
     ['worker process, code SMS (relay + send + sandbox)', fmt(c.workerCpuPer1000Sms)],
+    ['  the same less the workers\' idle CPU over as long', fmt(c.workerCpuPer1000SmsMarginal)],
     ['PostgreSQL backends, hop', fmt(c.postgresCpuPer1000Hops)],
     ['PostgreSQL backends, booking', fmt(c.postgresCpuPer1000Bookings)],
     ['Redis server, hop (whole server)', fmt(c.redisCpuPer1000Hops)],
