@@ -165,6 +165,12 @@ export async function runScaleOut(options: ScaleOutOptions): Promise<string[]> {
     const probe = await post(url, hop(`probe_${Date.now()}`, seed.knownPhones[0]!, ''));
     if (probe.status !== 200 || !probe.body.includes(expectMenu.includes)) throw new Error(`first hop probe through the proxy answered ${probe.status}: ${probe.body}`);
 
+    // Warm-up, not measured: every web process compiles its hot paths before the first timed step.
+    await proxyClient(webs.map((w) => w.origin!));
+    log('warm-up: 2 s of first hops through every web process');
+    await load({ name: 'warm-up', connections: CONNECTIONS, url, bodies: seed.knownPhones.map((p) => hop(`ATUid_warm_${UNIQUE_TOKEN}`, p, '')), durationSec: 2, expect: expectMenu });
+    await proxyClient(webs.slice(0, 1).map((w) => w.origin!));
+
     const redis = app.redis;
     const measure = async (name: string, job: Omit<LoadJob, 'name' | 'connections' | 'url'>, extra: Partial<Step> = {}, until?: () => Promise<void>): Promise<LoadOutcome> => {
       log(`${name}: ${job.amount ? `${job.amount} requests` : `${job.durationSec} s`}, ${CONNECTIONS} connections`);
