@@ -172,6 +172,15 @@ export async function runScaleOut(options: ScaleOutOptions): Promise<string[]> {
     await proxyClient(webs.slice(0, 1).map((w) => w.origin!));
 
     const redis = app.redis;
+    /** A step that is not HTTP load: its CPU, and its rate over `ops`. */
+    const cpuStep = async (name: string, ops: number, unit: string, work: () => Promise<void>) => {
+      log(name);
+      const before = await cpuSnapshot(procs, proxy!, app!, redis);
+      const t0 = Date.now();
+      await work();
+      const seconds = (Date.now() - t0) / 1000;
+      steps.push({ name, ops, unit, seconds, wallSeconds: seconds, rate: ops / seconds, cpu: cpuDelta(before, await cpuSnapshot(procs, proxy!, app!, redis)) });
+    };
     const measure = async (name: string, job: Omit<LoadJob, 'name' | 'connections' | 'url'>, extra: Partial<Step> = {}, until?: () => Promise<void>): Promise<LoadOutcome> => {
       log(`${name}: ${job.amount ? `${job.amount} requests` : `${job.durationSec} s`}, ${CONNECTIONS} connections`);
       const before = await cpuSnapshot(procs, proxy!, app!, redis);
@@ -209,19 +218,41 @@ export async function runScaleOut(options: ScaleOutOptions): Promise<string[]> {
     await measure('date list (setup)', { ...wave(everyone, () => `1*1*${PINCODE}*1`), expect: { prefix: 'CON ', includes: screen('book.choose_session') } });
     await measure('confirm screen (setup)', { ...wave(everyone, (c) => `1*1*${PINCODE}*1*${c.date}`), expect: { prefix: 'CON ', includes: screen('book.confirm_yes') } });
 
-    // 3. Bookings that all succeed (a large session), the code SMS sent by the workers: costs per booking and per SMS.
+    // 3. Bookings that all succeed (a large session), half with the workers sending as they come (one
+    // SMS at a time), half with the SMS queue paused and then drained (a backlog): costs per booking and per SMS.
     const bookers = everyone.filter((c) => c.date === 2);
     const callers = everyone.filter((c) => c.date === 1);
-    const bookingRun = await measure(
-      'bookings: confirming hop + code SMS drained',
-      { ...wave(bookers, () => `1*1*${PINCODE}*1*2*1`), expect: [expectBooked, expectTooSlow] },
-      { webProcesses: options.web, note: `${bookers.length} bookings into a ${BOOKER_SEATS}-seat session; CPU until every code SMS is at the sandbox` },
+    const [liveBookers, backlogBookers] = [bookers.filter((_c, i) => i % 2 === 0), bookers.filter((_c, i) => i % 2 === 1)];
+    const bookedOf = async (who: typeof bookers) => Number((await app!.db('appointments as ap').join('beneficiaries as b', 'b.id', 'ap.beneficiary_id').join('accounts as a', 'a.id', 'b.account_id').where('ap.session_id', seed.bookerSessionId).whereIn('a.phone', who.map((c) => c.phone)).count({ n: '*' }))[0]!.n);
+    const liveRun = await measure(
+      'bookings: confirming hop, SMS live',
+      { ...wave(liveBookers, () => `1*1*${PINCODE}*1*2*1`), expect: [expectBooked, expectTooSlow] },
+      { webProcesses: options.web, note: `${liveBookers.length} bookings into a ${BOOKER_SEATS}-seat session; CPU until every code SMS is at the sandbox` },
       async () => {
-        const booked = Number((await app!.db('appointments').where({ session_id: seed.bookerSessionId }).count({ n: '*' }))[0]!.n);
-        if (!(await waitForSmsCount(app!, bookers.map((c) => c.phone), booked, 120_000))) failures.push('bookings: not every code SMS reached the sandbox within 120 s');
+        if (!(await waitForSmsCount(app!, liveBookers.map((c) => c.phone), await bookedOf(liveBookers), 120_000))) failures.push('bookings (live): not every code SMS reached the sandbox within 120 s');
       },
     );
-    raw.bookingReplies = { booked: bookingRun.matched[0], overDeadline: bookingRun.matched[1] };
+    const smsQueue = app.smsQueues.get('sandbox')!;
+    await smsQueue.pause();
+    let backlogRun: LoadOutcome;
+    try {
+      backlogRun = await measure(
+        'bookings: confirming hop, SMS queue paused',
+        { ...wave(backlogBookers, () => `1*1*${PINCODE}*1*2*1`), expect: [expectBooked, expectTooSlow] },
+        { webProcesses: options.web, note: `${backlogBookers.length} bookings; CPU until every outbox row is relayed into the paused queue` },
+        async () => {
+          if (!(await until(async () => Number((await app!.db('outbound_messages').whereNull('relayed_at').count({ n: '*' }))[0]!.n) === 0, 60_000))) failures.push('bookings (backlog): the relay did not move every outbox row within 60 s');
+        },
+      );
+    } finally {
+      await smsQueue.resume();
+    }
+    const backlogBooked = await bookedOf(backlogBookers);
+    await cpuStep('bookings: code SMS drain, queue resumed', backlogBooked, 'sms', async () => {
+      if (!(await waitForSmsCount(app!, backlogBookers.map((c) => c.phone), backlogBooked, 120_000))) failures.push('bookings (backlog): not every code SMS reached the sandbox within 120 s');
+    });
+    raw.bookingReplies = { booked: (liveRun.matched[0] ?? 0) + (backlogRun.matched[0] ?? 0), overDeadline: (liveRun.matched[1] ?? 0) + (backlogRun.matched[1] ?? 0) };
+    const bookingRun = { matched: [(liveRun.matched[0] ?? 0) + (backlogRun.matched[0] ?? 0)] };
 
     // 4. The contention run: every caller confirms at once into the same session.
     const contention = await measure(
@@ -525,6 +556,8 @@ interface Costs {
   workerCpuPer1000Sms: number;
   /** The same less what the workers spend idle (sweeps, relay polls) over as long, measured while only hops ran. */
   workerCpuPer1000SmsMarginal: number;
+  /** Relaying a backlog into the paused queue, then draining it (marginal): SMS in batches rather than one at a time. */
+  workerCpuPer1000SmsBacklog: number;
   throughput: { webProcesses: number; firstHopRps: number; firstHopP99: number; midHopRps: number; midHopP99: number }[];
   capacity: Capacity[];
 }
@@ -552,7 +585,19 @@ function perProcessCosts(steps: Step[], options: ScaleOutOptions): Costs {
     return ops ? (chosen.reduce((t, s) => t + s.cpu[role], 0) / ops) * 1000 : NaN;
   };
   const hopStep = (s: Step) => s.name.startsWith('first hop') || s.name.startsWith('mid-conversation') || s.name.endsWith('(setup)');
-  const booking = (s: Step) => s.name.startsWith('bookings:');
+  const stepNamed = (name: string) => steps.find((s) => s.name === name);
+  const live = stepNamed('bookings: confirming hop, SMS live');
+  const paused = stepNamed('bookings: confirming hop, SMS queue paused');
+  const drain = stepNamed('bookings: code SMS drain, queue resumed');
+  const bookingSteps = [live, paused, drain].filter((s): s is Step => s !== undefined);
+  const bookings = (live?.ops ?? 0) + (paused?.ops ?? 0);
+  /** Per booking: the confirming hops and the sending of their code SMS, both halves. */
+  const perBooking = (role: keyof CpuBy) => (bookingSteps.reduce((t, s) => t + s.cpu[role], 0) / bookings) * 1000;
+  // The workers' CPU while they had nothing to send (relay polls, sweeps, queue checks), per second.
+  const idle = steps.filter((s) => s.name.startsWith('first hop'));
+  const idlePerSecond = idle.reduce((t, s) => t + s.cpu.workers, 0) / idle.reduce((t, s) => t + s.wallSeconds, 0);
+  const workerPerSms = (chosen: (Step | undefined)[], sms: number, marginal: boolean) =>
+    (chosen.reduce((t, s) => t + (s ? s.cpu.workers - (marginal ? idlePerSecond * s.wallSeconds : 0) : 0), 0) / sms) * 1000;
   const throughput = Array.from({ length: options.web }, (_, i) => {
     const first = steps.find((s) => s.name === `first hop, known mobile (${i + 1} web)`)!;
     const mid = steps.find((s) => s.name === `mid-conversation hop: member list (${i + 1} web)`)!;
@@ -564,17 +609,12 @@ function perProcessCosts(steps: Step[], options: ScaleOutOptions): Costs {
     proxyCpuPer1000Hops: per1000(hopStep, 'proxy'),
     postgresCpuPer1000Hops: per1000(hopStep, 'postgres'),
     redisCpuPer1000Hops: per1000(hopStep, 'redis'),
-    webCpuPer1000Bookings: per1000(booking, 'web'),
-    postgresCpuPer1000Bookings: per1000(booking, 'postgres'),
-    redisCpuPer1000Bookings: per1000(booking, 'redis'),
-    workerCpuPer1000Sms: per1000(booking, 'workers'),
-    workerCpuPer1000SmsMarginal: (() => {
-      const idle = steps.filter((s) => s.name.startsWith('first hop'));
-      const idlePerSecond = idle.reduce((t, s) => t + s.cpu.workers, 0) / idle.reduce((t, s) => t + s.wallSeconds, 0);
-      const chosen = steps.filter(booking);
-      const ops = chosen.reduce((n, s) => n + s.ops, 0);
-      return ((chosen.reduce((t, s) => t + s.cpu.workers - idlePerSecond * s.wallSeconds, 0)) / ops) * 1000;
-    })(),
+    webCpuPer1000Bookings: perBooking('web'),
+    postgresCpuPer1000Bookings: perBooking('postgres'),
+    redisCpuPer1000Bookings: perBooking('redis'),
+    workerCpuPer1000Sms: workerPerSms([live], live?.ops ?? NaN, false),
+    workerCpuPer1000SmsMarginal: workerPerSms([live], live?.ops ?? NaN, true),
+    workerCpuPer1000SmsBacklog: workerPerSms([paused, drain], drain?.ops ?? NaN, true),
     throughput,
   };
   return { ...costs, capacity: capacityFor(costs) };
@@ -620,12 +660,13 @@ function printCosts(c: Costs): void {
     ['web process, first hop of a known mobile', fmt(c.webCpuPer1000FirstHops)],
     ['web process, mid-conversation hop', fmt(c.webCpuPer1000MidHops)],
     ['web process, confirming hop (booking)', fmt(c.webCpuPer1000Bookings)],
-    ['worker process, code SMS (relay + send + sandbox)', fmt(c.workerCpuPer1000Sms)],
+    ['worker process, code SMS sent as booked (relay + send + sandbox)', fmt(c.workerCpuPer1000Sms)],
     ['  the same less the workers\' idle CPU over as long', fmt(c.workerCpuPer1000SmsMarginal)],
+    ['  a backlog relayed, then drained (less idle CPU)', fmt(c.workerCpuPer1000SmsBacklog)],
     ['PostgreSQL backends, hop', fmt(c.postgresCpuPer1000Hops)],
-    ['PostgreSQL backends, booking', fmt(c.postgresCpuPer1000Bookings)],
+    ['PostgreSQL backends, booking and its code SMS', fmt(c.postgresCpuPer1000Bookings)],
     ['Redis server, hop (whole server)', fmt(c.redisCpuPer1000Hops)],
-    ['Redis server, booking (whole server)', fmt(c.redisCpuPer1000Bookings)],
+    ['Redis server, booking and its code SMS (whole server)', fmt(c.redisCpuPer1000Bookings)],
     ['proxy, hop', fmt(c.proxyCpuPer1000Hops)],
   ]);
   console.log(`\nCoWIN's 2021 peak (${PEAK.registrationsPerSecond} registrations/s) over USSD, from these costs: cores at ${TARGET_UTILISATION * 100}% busy, a Node process a core`);
