@@ -251,8 +251,8 @@ export async function runScaleOut(options: ScaleOutOptions): Promise<string[]> {
     await cpuStep('bookings: code SMS drain, queue resumed', backlogBooked, 'sms', async () => {
       if (!(await waitForSmsCount(app!, backlogBookers.map((c) => c.phone), backlogBooked, 120_000))) failures.push('bookings (backlog): not every code SMS reached the sandbox within 120 s');
     });
-    raw.bookingReplies = { booked: (liveRun.matched[0] ?? 0) + (backlogRun.matched[0] ?? 0), overDeadline: (liveRun.matched[1] ?? 0) + (backlogRun.matched[1] ?? 0) };
-    const bookingRun = { matched: [(liveRun.matched[0] ?? 0) + (backlogRun.matched[0] ?? 0)] };
+    const bookersToldBooked = (liveRun.matched[0] ?? 0) + (backlogRun.matched[0] ?? 0);
+    raw.bookingReplies = { booked: bookersToldBooked, overDeadline: (liveRun.matched[1] ?? 0) + (backlogRun.matched[1] ?? 0) };
 
     // 4. The contention run: every caller confirms at once into the same session.
     const contention = await measure(
@@ -269,7 +269,7 @@ export async function runScaleOut(options: ScaleOutOptions): Promise<string[]> {
     // Anything sent twice would arrive shortly after the first: wait until the outbox is finished and the count is still.
     await until(async () => Number((await app!.db('outbound_messages').whereNotIn('status', ['sent', 'failed', 'skipped']).count({ n: '*' }))[0]!.n) === 0, 30_000);
     await sleep(2000);
-    raw.checks = await checkBookings(app, seed, callers.map((c) => c.phone), bookers.map((c) => c.phone), bookingRun.matched[0] ?? 0, failures);
+    raw.checks = await checkBookings(app, seed, callers.map((c) => c.phone), bookers.map((c) => c.phone), bookersToldBooked, failures);
 
     // 5. The sweeps: stop the workers (their logs complete), then compare each execution with BullMQ's record.
     for (const worker of procs.filter((p) => p.role === 'worker')) await stopChild(worker.process);
