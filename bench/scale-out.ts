@@ -34,12 +34,13 @@ import { setLanguage } from '../src/domain/accounts';
 import { addDays, dayIn } from '../src/domain/dates';
 import { UNIQUE_TOKEN, type LoadJob, type LoadOutcome } from './load';
 import type { ProxyMessage, ProxyReply } from './proxy';
-import { deleteRedisKeys, freePort, gitDescribe, hop, inParallel, loaderClient, post, resetStores, serviceVersions, stopChild, stopLoader, until } from './ussd';
+import { cpuMsOf, deleteRedisKeys, freePort, gitDescribe, hop, inParallel, loaderClient, post, resetStores, serviceVersions, stopChild, stopLoader, until } from './ussd';
 
 const ROOT = join(__dirname, '..');
-const DATABASE_URL = process.env.BENCH_SCALE_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/tika_bench_scale';
+// Beside the bench's own database and prefix (BENCH_DATABASE_URL, BENCH_REDIS_PREFIX) when those are moved.
+const DATABASE_URL = process.env.BENCH_SCALE_DATABASE_URL ?? `${process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/tika_bench'}_scale`;
 const REDIS_URL = 'redis://127.0.0.1:6379';
-const REDIS_PREFIX = process.env.BENCH_SCALE_REDIS_PREFIX ?? 'tikabenchscale';
+const REDIS_PREFIX = process.env.BENCH_SCALE_REDIS_PREFIX ?? `${process.env.BENCH_REDIS_PREFIX ?? 'tikabench'}scale`;
 const WEBHOOK_SECRET = 'bench-webhook-secret-0123456789';
 const SERVICE_CODE = '*384*1234#';
 const PINCODE = '110003';
@@ -496,18 +497,8 @@ async function checkSweeps(app: App, workers: Proc[], workersRanMs: number, fail
 
 // ---------------------------------------------------------------------------------------------
 
-const CLOCK_TICKS = Number(execSync('getconf CLK_TCK').toString().trim()) || 100;
-
 /** utime + stime of a process, in seconds; 0 for a process gone. */
-function cpuSeconds(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-  } catch {
-    return 0;
-  }
-}
+const cpuSeconds = (pid: number) => (cpuMsOf(pid) ?? 0) / 1000;
 
 interface CpuSnapshot {
   byRole: { web: Map<number, number>; workers: Map<number, number>; proxy: Map<number, number>; postgres: Map<number, number> };

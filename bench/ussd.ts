@@ -315,8 +315,8 @@ async function main(): Promise<number> {
     await deleteRedisKeys();
   }
 
-  // Issue 11, part 5: 1 web, then 2 web + 2 worker processes behind a round-robin proxy, on a database of its own.
-  if (!firstHopsOnly) failures.push(...(await (await import('./scale-out')).runScaleOut({ web: 2, workers: 2 })));
+  // Issue 11, part 5, on a full run (alone: npm run bench:scale): 1 web, then 2 web + 2 worker processes behind a round-robin proxy, on a database of its own.
+  if (!firstHopsOnly && PARTS.size === ALL_PARTS.length) failures.push(...(await (await import('./scale-out')).runScaleOut({ web: 2, workers: 2 })));
 
   if (failures.length) {
     for (const failure of failures) log(`FAIL ${failure}`);
@@ -611,7 +611,7 @@ export async function stopChild(child: ChildProcess): Promise<void> {
 }
 
 /** User + system CPU time of a process so far, in ms (Linux /proc; undefined elsewhere). */
-function cpuMsOf(pid: number): number | undefined {
+export function cpuMsOf(pid: number): number | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
