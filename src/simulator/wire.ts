@@ -1,0 +1,79 @@
+import { encodedLength, encodingOf, screenLimitFor, smsParts, type Encoding, type ScreenLimits } from '../dialogue/encoding';
+
+/**
+ * What a phone simulator sends and reads, in Africa's Talking's wire format, exactly as the
+ * operator would: the same webhook endpoints, form-encoded, `text` the whole input of the session so
+ * far joined by '*'. Runs in the browser and in Node (fetch, URLSearchParams), no Node modules.
+ */
+export interface SimulatorTarget {
+  /** Where Tika answers, e.g. http://localhost:3000 */
+  baseUrl: string;
+  /** The `?key=` every provider callback carries. */
+  webhookKey: string;
+  serviceCode: string;
+  /** The short code or virtual number citizens text. */
+  smsShortCode: string;
+}
+
+export const AT_PROVIDER_PATH = '/webhooks/africastalking';
+/** Airtel India's MCC+MNC: any network code will do for Tika. */
+const NETWORK_CODE = '40410';
+
+export interface UssdScreen {
+  /** END: the operator closes the session after showing it. */
+  end: boolean;
+  text: string;
+}
+
+/** One USSD hop: `inputs` are the answers typed in this session so far, oldest first (none on the dial). */
+export function ussdForm(target: SimulatorTarget, sessionId: string, phone: string, inputs: readonly string[]): URLSearchParams {
+  return new URLSearchParams({ sessionId, serviceCode: target.serviceCode, phoneNumber: phone, networkCode: NETWORK_CODE, text: inputs.join('*') });
+}
+
+/** An SMS a phone sends to the service, as Africa's Talking posts it to the incoming-SMS callback. */
+export function incomingSmsForm(target: SimulatorTarget, from: string, text: string, id: string, sentAt: Date): URLSearchParams {
+  return new URLSearchParams({ from, to: target.smsShortCode, text, id, date: sentAt.toISOString().replace(/\.\d{3}Z$/, 'Z'), networkCode: NETWORK_CODE });
+}
+
+export function webhookUrl(target: SimulatorTarget, callback: 'ussd' | 'sms'): string {
+  return `${target.baseUrl.replace(/\/+$/, '')}${AT_PROVIDER_PATH}/${callback}?key=${encodeURIComponent(target.webhookKey)}`;
+}
+
+/** Africa's Talking's reply: "CON text" keeps the session open, "END text" closes it. */
+export function parseUssdReply(body: string): UssdScreen {
+  if (body.startsWith('CON ')) return { end: false, text: body.slice(4) };
+  if (body.startsWith('END ')) return { end: true, text: body.slice(4) };
+  throw new Error(`not a USSD reply: ${JSON.stringify(body.slice(0, 80))}`);
+}
+
+/** Sends one hop and reads the screen; a refusal (4xx/5xx) is an error naming the status. */
+export async function sendUssd(target: SimulatorTarget, sessionId: string, phone: string, inputs: readonly string[]): Promise<UssdScreen> {
+  const response = await fetch(webhookUrl(target, 'ussd'), { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: ussdForm(target, sessionId, phone, inputs) });
+  const body = await response.text();
+  if (!response.ok) throw new Error(`USSD hop answered ${response.status}: ${body}`);
+  return parseUssdReply(body);
+}
+
+export async function sendSms(target: SimulatorTarget, from: string, text: string, id: string, sentAt = new Date()): Promise<void> {
+  const response = await fetch(webhookUrl(target, 'sms'), { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: incomingSmsForm(target, from, text, id, sentAt) });
+  if (!response.ok) throw new Error(`incoming SMS answered ${response.status}: ${await response.text()}`);
+}
+
+/** What the operator sees of a screen: its encoding, length as the network counts it, and the limit for that encoding. */
+export interface ScreenMeasure {
+  encoding: Encoding;
+  length: number;
+  limit: number;
+  over: boolean;
+}
+
+export function measureScreen(text: string, limits: ScreenLimits): ScreenMeasure {
+  const length = encodedLength(text);
+  const limit = screenLimitFor(text, limits);
+  return { encoding: encodingOf(text), length, limit, over: length > limit };
+}
+
+/** An SMS's encoding and how many parts the network bills. */
+export function measureSms(text: string): { encoding: Encoding; length: number; parts: number } {
+  return { encoding: encodingOf(text), length: encodedLength(text), parts: smsParts(text) };
+}
