@@ -8,13 +8,14 @@ export interface ListenOptions {
 
 /**
  * LISTENs on a PostgreSQL channel on its own connection; returns the function that stops it.
- * A lost connection (PostgreSQL restarted, network cut) is reopened with backoff, and `onNotify` is
- * called once it is back, since notifications sent meanwhile are gone.
+ * `onNotify` gets each notification's payload. A lost connection (PostgreSQL restarted, network cut)
+ * is reopened with backoff, and `onNotify` is called with no payload once it is back, since
+ * notifications sent meanwhile are gone.
  */
 export async function listen(
   databaseUrl: string,
   channel: string,
-  onNotify: () => void,
+  onNotify: (payload?: string) => void,
   onError: (error: Error) => void,
   options: ListenOptions = {},
 ): Promise<() => Promise<void>> {
@@ -43,7 +44,7 @@ export async function listen(
     };
     next.on('error', onLost);
     next.on('end', () => onLost());
-    next.on('notification', onNotify);
+    next.on('notification', (message) => onNotify(message.payload));
     try {
       await next.connect();
       await next.query(`LISTEN ${channel}`);
@@ -70,7 +71,7 @@ export async function listen(
     backoffMs = Math.min(backoffMs * 2, maxBackoffMs);
     retry = setTimeout(() => {
       if (stopped) return;
-      void open(false).then((listening) => listening && onNotify());
+      void open(false).then((listening) => listening && onNotify(undefined));
     }, wait);
   };
 

@@ -4,6 +4,9 @@ import type { OutgoingSms, SendOutcome, SmsSender } from '../../contracts/messag
 import type { Db } from '../../db/knex';
 import { defineChannel } from '../handler';
 
+/** PostgreSQL channel notified, with the phone number as payload, for each message the sandbox stores. */
+export const SANDBOX_SMS_CHANNEL = 'sandbox_sms';
+
 /**
  * The embedded default provider: "sends" by storing the message, so the whole product runs with
  * no telecom account. GET /dev/outbox (outside production) shows what was sent.
@@ -15,7 +18,12 @@ export class SandboxSms implements SmsSender {
 
   async send(sms: OutgoingSms): Promise<SendOutcome> {
     const providerMessageId = `SBXid_${randomUUID().replace(/-/g, '')}`;
-    await this.db('sandbox_messages').insert({ phone: sms.to, message: sms.message, provider_message_id: providerMessageId });
+    // The notice is part of the INSERT: it is sent when the row commits, never for a row that did not.
+    await this.db.raw(
+      `WITH stored AS (INSERT INTO sandbox_messages (phone, message, provider_message_id) VALUES (?, ?, ?) RETURNING phone)
+       SELECT pg_notify('${SANDBOX_SMS_CHANNEL}', phone) FROM stored`,
+      [sms.to, sms.message, providerMessageId],
+    );
     return { kind: 'sent', providerMessageId, status: 'Success', statusCode: 101, cost: 'INR 0.0000' };
   }
 }
@@ -47,5 +55,15 @@ export async function sandboxOutbox(db: Db, filter: { phone?: string; limit: num
     })
     .orderBy('id', 'desc')
     .limit(filter.limit)
+    .select('id', 'phone', 'message', 'provider_message_id as providerMessageId', 'created_at as createdAt');
+}
+
+/** Messages stored for `phone` after the message `afterId`, oldest first, at most `limit`. */
+export async function sandboxMessagesAfter(db: Db, phone: string, afterId: number, limit: number): Promise<SandboxMessage[]> {
+  return db('sandbox_messages')
+    .where('phone', phone)
+    .andWhere('id', '>', afterId)
+    .orderBy('id', 'asc')
+    .limit(limit)
     .select('id', 'phone', 'message', 'provider_message_id as providerMessageId', 'created_at as createdAt');
 }
