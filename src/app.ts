@@ -33,6 +33,7 @@ import { AdminAuth } from './http/admin-auth';
 import { ImportService } from './domain/import';
 import { certificateRouter } from './http/certificates';
 import { devRouter } from './http/dev';
+import { simulatorMounts, simulatorRoutes } from './http/simulator';
 import { opsRouter, type OpsParts } from './http/ops';
 import { queueDashboard } from './http/queue-dashboard';
 import { createHttpApp } from './http/server';
@@ -45,6 +46,9 @@ import { OutboxRelay } from './queue/outbox-relay';
 import { logRedisErrors } from './queue/redis-errors';
 import { createSmsQueue, enqueueSms, smsJobId, smsQueueName, type OutboxRef } from './queue/sms-queue';
 import { startSmsWorker } from './queue/sms-worker';
+import { simulatorScript } from './simulator/bundle';
+import { simulatorSettings } from './simulator/settings';
+import { SandboxSmsFeed } from './simulator/sms-feed';
 import { createTaskQueue, enqueueTasks, keepScheduled, startTaskWorker, taskJobId } from './queue/task-queue';
 
 export const FLOWS_DIR = join(__dirname, '..', 'flows');
@@ -226,7 +230,17 @@ export async function createApp(config: Config, options: AppOptions = {}) {
   /** With METRICS_HOST set, /metrics and the dashboard are on the internal address only. */
   const internalOnly = Boolean(config.METRICS_HOST);
   const webhooks = channelWebhooks(CHANNELS, { db, ussd, inbox, outbound, logger, webhookSecret: config.WEBHOOK_SECRET, metrics, defaultCountry: config.DEFAULT_COUNTRY });
+  const simulator = simulatorRoutes({
+    settings: () =>
+      simulatorSettings({ ...config, sandboxOnly: config.channels.every((channel) => channel.handler.local === true) }, programme),
+    feed: new SandboxSmsFeed(db, config.DATABASE_URL, (error) => logger.warn({ err: error }, 'simulator: sandbox message listener')),
+    script: simulatorScript(),
+    defaultCountry: config.DEFAULT_COUNTRY,
+    logger,
+  });
   const routers = {
+    // Before /admin: in production the page lives at /admin/simulator, behind the admin login.
+    ...simulatorMounts(simulator.router, { open: config.developmentSandbox, auth: adminAuth }),
     '/admin': adminRouter({
       programme,
       vaccination,
@@ -364,6 +378,8 @@ export async function createApp(config: Config, options: AppOptions = {}) {
      */
     async close(timeoutMs = config.SHUTDOWN_TIMEOUT_MS): Promise<boolean> {
       stopping = true;
+      // Open event streams would hold the server open until the timeout.
+      const simulatorClosed = simulator.close();
       const servers = [server, internalServer].filter((s): s is Server => s !== undefined);
       const serversClosed = servers.map(stopServing);
       stopScheduling?.();
@@ -384,6 +400,7 @@ export async function createApp(config: Config, options: AppOptions = {}) {
       }
       await Promise.all(smsLanes.map((lane) => lane.queue.close()));
       await taskQueue.close();
+      await simulatorClosed;
       bullConnection.disconnect();
       redis.disconnect();
       await db.destroy();
