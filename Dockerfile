@@ -1,7 +1,8 @@
 # Tika, production image: compiled JavaScript on node alone (no TypeScript loader at run time).
 # Build: docker build -t tika .   Run: see docker-compose.yml and the README's "Production" section.
 
-# Build stage: dev dependencies (typescript) compile src/ and migrations/ into dist/, flows/ beside them.
+# Build stage: dev dependencies (typescript, esbuild) compile src/ and migrations/ into dist/, flows/ beside
+# them, and bundle the browser simulator's script into dist/simulator/.
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
@@ -11,6 +12,7 @@ COPY src src
 COPY migrations migrations
 COPY flows flows
 COPY deploy deploy
+COPY scripts/build-simulator.ts scripts/build-simulator.ts
 RUN npm run build
 
 # Runtime stage: production dependencies and dist/ (dist/flows is where the code looks for flows).

@@ -45,6 +45,7 @@ export function simulatorPage(base: string): string {
 <button type="button" data-key="*">*</button><button type="button" data-key="0">0</button><button type="button" data-key="#">#</button>
 </div>
 </div>
+<div class="side">
 <div class="language">
 <label>Language <select class="language-choice"><option value="en">English</option><option value="hi">हिन्दी</option></select></label>
 <button type="button" class="language-switch">Switch through the menus</button>
@@ -56,6 +57,7 @@ export function simulatorPage(base: string): string {
 </form>
 <h3>Inbox</h3>
 <ol class="inbox" aria-live="polite" aria-label="Inbox"></ol>
+</div>
 </section>
 </template>
 </body>
@@ -76,11 +78,14 @@ header p { margin: .3rem 0; max-width: 60rem; }
 #notice { color: var(--bad); }
 #add-phone { margin: .5rem 0; display: flex; gap: .4rem; align-items: center; flex-wrap: wrap; }
 #phones { display: flex; flex-wrap: wrap; gap: 1rem; align-items: flex-start; }
-.phone { flex: 0 1 20rem; min-width: 0; max-width: 100%; border: 1px solid #ccc; border-radius: .6rem; padding: .6rem; box-sizing: border-box; }
-.phone-title { font-size: 1rem; margin: 0 0 .4rem; }
+.phone { flex: 0 1 36rem; min-width: 0; max-width: 100%; border: 1px solid #ccc; border-radius: .6rem; padding: .6rem; box-sizing: border-box;
+  display: grid; grid-template-columns: 16rem minmax(0, 1fr); gap: 0 .9rem; align-items: start; }
+.phone-title { font-size: 1rem; margin: 0 0 .4rem; grid-column: 1 / -1; }
+.side { min-width: 0; }
+.language { margin-top: 0; }
 .phone-title .number { font-family: ui-monospace, monospace; font-weight: normal; }
 .handset { background: var(--body); border-radius: 1.2rem; padding: .8rem .7rem 1rem; color: #fff; }
-.screen { background: var(--screen); color: #111; border-radius: .3rem; min-height: 9.5rem; padding: .4rem .5rem; overflow-wrap: anywhere; }
+.screen { background: var(--screen); color: #111; border-radius: .3rem; min-height: 10.5rem; padding: .4rem .5rem; overflow-wrap: anywhere; }
 .screen.over { outline: 3px solid var(--bad); }
 .screen-text { margin: 0; white-space: pre-wrap; font: inherit; font-size: .95rem; line-height: 1.3; }
 .measure { font-size: .8rem; margin: .3rem 0; color: #d8e0ea; }
@@ -88,7 +93,7 @@ header p { margin: .3rem 0; max-width: 60rem; }
 .entry-label { display: block; font-size: .8rem; }
 .entry { width: 100%; box-sizing: border-box; font: inherit; font-size: 1.1rem; padding: .3rem; margin: .2rem 0 .5rem; }
 .keypad { display: grid; grid-template-columns: repeat(3, 1fr); gap: .35rem; }
-.keypad button { font: inherit; font-size: 1.1rem; padding: .45rem 0; border-radius: .5rem; border: 0; background: #e8e8e8; color: #111; cursor: pointer; }
+.keypad button { font: inherit; font-size: 1.05rem; padding: .3rem 0; border-radius: .5rem; border: 0; background: #e8e8e8; color: #111; cursor: pointer; }
 .keypad button:focus-visible, .entry:focus-visible { outline: 3px solid #ffbf47; }
 .keypad .call { background: #2e9e4f; color: #fff; }
 .keypad .hangup { background: #c8323c; color: #fff; }
@@ -96,10 +101,11 @@ header p { margin: .3rem 0; max-width: 60rem; }
 .composer textarea { display: block; width: 100%; box-sizing: border-box; font: inherit; margin-top: .2rem; }
 .sms-measure { font-size: .8rem; color: var(--muted); margin: .2rem 0; }
 h3 { font-size: .95rem; margin: .6rem 0 .2rem; }
-.inbox { list-style: none; padding: 0; margin: 0; max-height: 22rem; overflow-y: auto; }
+.inbox { list-style: none; padding: 0; margin: 0; max-height: 24rem; overflow-y: auto; }
 .inbox li { border-top: 1px solid #ddd; padding: .3rem 0; font-size: .9rem; overflow-wrap: anywhere; }
 .inbox li.sent { color: var(--muted); }
 .inbox .meta { display: block; font-size: .75rem; color: var(--muted); }
 .inbox a { color: #0b57d0; }
+@media (max-width: 40rem) { .phone { grid-template-columns: minmax(0, 1fr); } .side { margin-top: .6rem; } }
 @media (max-width: 420px) { body { padding: 0 .4rem 1rem; } .phone { flex-basis: 100%; } }
 `;

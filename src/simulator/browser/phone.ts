@@ -223,7 +223,7 @@ export class Phone {
 
   private idle(): void {
     this.ended = false;
-    this.showText(`${this.options.role}\n${this.options.number}\n\nDial ${this.settings.serviceCode}`);
+    this.showText(`${this.options.number}\n\nDial ${this.settings.serviceCode}`);
   }
 
   private showText(text: string): void {
