@@ -32,6 +32,9 @@ interface Subscriber {
  */
 export class SandboxSmsFeed {
   private readonly subscribers = new Set<Subscriber>();
+  /** Reads under way: close() waits for them, so none outlives the database pool. */
+  private readonly reads = new Set<Promise<unknown>>();
+  private closed = false;
   private listening: Promise<() => Promise<void>> | undefined;
 
   constructor(
@@ -52,6 +55,7 @@ export class SandboxSmsFeed {
     // Listening before the first read: a message stored in between is then read by the next round.
     // Again if the last subscriber left (and the connection closed) while this one waited for it.
     for (;;) {
+      if (this.closed) throw new Error('the SMS feed is closed');
       const listening = (this.listening ??= this.startListening());
       await listening;
       if (this.listening === listening) break;
@@ -60,7 +64,7 @@ export class SandboxSmsFeed {
     const unsubscribe = () => this.unsubscribe(subscriber);
     // In the set and running in the same tick: a notice from now on waits for the first read.
     this.subscribers.add(subscriber);
-    const first = this.firstRead(subscriber, afterId === undefined);
+    const first = this.track(this.firstRead(subscriber, afterId === undefined));
     subscriber.running = first.catch(() => undefined).finally(() => this.roundDone(subscriber));
     try {
       await first;
@@ -83,9 +87,18 @@ export class SandboxSmsFeed {
 
   /** Ends every subscription and the LISTEN connection. */
   async close(): Promise<void> {
+    this.closed = true;
     for (const subscriber of [...this.subscribers]) subscriber.closed = true;
     this.subscribers.clear();
     await this.stopListening();
+    await Promise.allSettled([...this.reads]);
+  }
+
+  private track<T>(read: Promise<T>): Promise<T> {
+    this.reads.add(read);
+    const forget = () => void this.reads.delete(read);
+    read.then(forget, forget);
+    return read;
   }
 
   private startListening(): Promise<() => Promise<void>> {
@@ -121,7 +134,7 @@ export class SandboxSmsFeed {
       subscriber.again = true;
       return;
     }
-    subscriber.running = this.catchUp(subscriber)
+    subscriber.running = this.track(this.catchUp(subscriber))
       .catch((error: Error) => this.onError(error))
       .finally(() => this.roundDone(subscriber));
   }
