@@ -6,6 +6,7 @@ const ENDPOINTS: [string, string][] = [
   ['GET /.well-known/jwks.json', 'the keys that sign certificates'],
   ['/admin/centres, /admin/sessions, /admin/vaccinators', 'the admin API (Authorization: Bearer ADMIN_TOKEN)'],
   ['GET /health, /healthz, /readyz, /metrics; /admin/login, /admin/queues', 'operations and the queue dashboard'],
+  ['GET /simulator', 'feature phones in the browser (open with the sandbox provider in development; elsewhere at /admin/simulator after the admin login)'],
 ];
 
 const PAGE = `<!doctype html>

@@ -17,7 +17,7 @@ describe('GET /', () => {
     expect(response.headers.get('content-type')).toMatch(/^text\/html/);
     expect(page).toContain('<title>Tika</title>');
     expect(page).toContain('vaccination appointments');
-    for (const endpoint of ['/webhooks/africastalking/ussd', '/certificates/verify', '/.well-known/jwks.json', '/admin/centres', '/health']) {
+    for (const endpoint of ['/webhooks/africastalking/ussd', '/certificates/verify', '/.well-known/jwks.json', '/admin/centres', '/health', '/simulator']) {
       expect(page).toContain(endpoint);
     }
     expect(page).toContain('README.md');
