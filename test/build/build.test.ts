@@ -64,6 +64,8 @@ describe('npm run build', () => {
     // FLOWS_DIR is join(__dirname, '..', 'flows') from dist/src/app.js.
     expect(readdirSync(join(DIST, 'flows')).sort()).toEqual(readdirSync(join(REPO, 'flows')).sort());
     expect(existsSync(join(DIST, 'deploy', 'dlt-templates.example.json'))).toBe(true);
+    // The browser simulator's script, bundled: where dist/src/simulator/bundle.js looks for it.
+    expect(existsSync(join(DIST, 'simulator', 'simulator.js'))).toBe(true);
     for (const left of ['test', 'bench', 'scripts']) expect({ left, built: existsSync(join(DIST, left)) }).toEqual({ left, built: false });
     const compiled = filesUnder(DIST).filter((file) => file.endsWith('.js'));
     expect(compiled.filter((file) => /require\("tsx|from "tsx|\.ts"\)/.test(readFileSync(file, 'utf8')))).toEqual([]);
@@ -114,6 +116,11 @@ describe('npm run build', () => {
     const health = await fetch(`http://127.0.0.1:${port}/health`);
     expect(await health.json()).toEqual({ status: 'ok', checks: { database: 'ok', redis: 'ok' } });
 
+    // The simulator's built script, served behind the admin login (production), without esbuild.
+    const script = await fetch(`http://127.0.0.1:${port}/admin/simulator/simulator.js`, { headers: { authorization: `Bearer ${env.ADMIN_TOKEN}` } });
+    expect(script.status).toBe(200);
+    expect(await script.text()).toBe(readFileSync(join(DIST, 'simulator', 'simulator.js'), 'utf8'));
+
     const commandLine = readFileSync(`/proc/${started.pid}/cmdline`, 'utf8').split('\0').join(' ');
     expect(commandLine).toContain('dist/src/main.js');
     expect(commandLine).not.toContain('tsx');
@@ -125,7 +132,7 @@ describe('npm run build', () => {
     // It did load the compiled product and its dependencies, and nothing of tsx.
     expect(loaded.modules).toContain(join(DIST, 'src', 'app.js'));
     expect(loaded.modules.some((file) => file.includes('/node_modules/knex/'))).toBe(true);
-    expect(loaded.modules.filter((file) => file.includes('/node_modules/tsx/') || file.endsWith('.ts'))).toEqual([]);
+    expect(loaded.modules.filter((file) => file.includes('/node_modules/tsx/') || file.includes('/node_modules/esbuild/') || file.endsWith('.ts'))).toEqual([]);
 
     const exited = new Promise<number | null>((resolve) => started.once('exit', resolve));
     started.kill('SIGTERM');
