@@ -17,6 +17,7 @@ import { REPO, startSandboxProcess, type SandboxProcess } from '../support/sandb
 
 const OUTPUT = join(REPO, 'test-output', 'simulator');
 const VACCINATOR = '+919900000001';
+const SESSION_SECONDS = 8;
 
 /** Debian's chromium (.ci/run installs it): no browser is downloaded. */
 function chromiumPath(): string {
@@ -55,7 +56,8 @@ describe('the browser simulator', () => {
 
   beforeAll(async () => {
     mkdirSync(OUTPUT, { recursive: true });
-    product = await startSandboxProcess();
+    // A short operator timeout (the simulator's is the shorter of this and 180 s), so the test can wait it out.
+    product = await startSandboxProcess(undefined, { env: { USSD_SESSION_TTL_SECONDS: String(SESSION_SECONDS) } });
     db = createDb(testDatabaseUrl(), { max: 2 });
     const programme = new ProgrammeService(db, { defaultTimezone: 'Asia/Kolkata', defaultCountry: 'IN', vaccines: ['Covishield', 'Covaxin'] });
     const centre = await programme.createCentre({ name: 'AIIMS Delhi', pincode: '110001', district: 'New Delhi', state: 'Delhi' });
@@ -75,7 +77,7 @@ describe('the browser simulator', () => {
     await product?.close();
   });
 
-  it('books on the citizen phone, confirms on the vaccinator phone, opens the certificate and switches to Hindi', async () => {
+  it('books on the citizen phone, confirms on the vaccinator phone, opens the certificate, switches to Hindi and times a session out', async () => {
     const errors: string[] = [];
     page.on('pageerror', (error) => errors.push(error.message));
     await page.goto(`${product!.baseUrl}/simulator`);
@@ -141,6 +143,15 @@ describe('the browser simulator', () => {
     // An SMS in Hindi is measured as UCS-2 while it is typed.
     await citizen.getByRole('textbox', { name: /SMS to 21512/ }).fill('पंजीकरण');
     await expectText(citizen.locator('.sms-measure'), /7 characters · 1 part · UCS-2/);
+
+    // The vaccinator's menu, left unanswered: the operator ends the session, as a real one would.
+    const vaccinatorEntry = vaccinator.getByRole('textbox', { name: /^Input for/ });
+    await vaccinatorEntry.fill('*384*1234#');
+    await vaccinatorEntry.press('Enter');
+    const vaccinatorScreen = vaccinator.getByLabel('Screen', { exact: true });
+    await expectText(vaccinatorScreen, /Tika vaccinator\nAIIMS Delhi/);
+    await expectText(vaccinator.getByLabel('Screen size'), /session ends in 0:0\d/);
+    await expectText(vaccinatorScreen, new RegExp(`Session timed out: the operator closed it after ${SESSION_SECONDS} s`), (SESSION_SECONDS + 5) * 1000);
 
     // 360 px wide: nothing is cut off sideways.
     await page.setViewportSize({ width: 360, height: 800 });
