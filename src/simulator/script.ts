@@ -6,7 +6,7 @@
  *   SMS +919900000001: text   another phone sends one (its SMS are printed from then on too)
  *   WAIT regex                wait (bounded) for an SMS to the phone matching regex; named groups,
  *                             e.g. (?<CODE>\d{4}), become variables
- *   WAIT +919900000001: regex the same for another phone
+ *   WAIT +919900000001: regex the same for another phone (written out: no placeholder there)
  *   SET NAME=value            a variable
  *   anything else             the answer to the open USSD screen
  *
