@@ -1,6 +1,5 @@
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readme, walkthroughBlocks } from '../support/readme';
 import { REPO, startSandboxProcess, type SandboxProcess } from '../support/sandbox-process';
 
 /**
@@ -9,21 +8,6 @@ import { REPO, startSandboxProcess, type SandboxProcess } from '../support/sandb
  * starts it. Only BASE differs (the free port of this test). A wrong menu number, a missing step or
  * a one-liner that no longer finds the code makes a step fail, and this test with it.
  */
-
-const MARKER = /^<!-- walkthrough\b.*-->\s*$/;
-
-function walkthroughBlocks(markdown: string): string[] {
-  const lines = markdown.split('\n');
-  const blocks: string[] = [];
-  lines.forEach((line, i) => {
-    if (!MARKER.test(line)) return;
-    if (lines[i + 1] !== '```sh') throw new Error(`README line ${i + 1}: a walkthrough marker must be followed by a \`\`\`sh block`);
-    const end = lines.indexOf('```', i + 2);
-    if (end < 0) throw new Error(`README line ${i + 2}: the walkthrough block is not closed`);
-    blocks.push(lines.slice(i + 2, end).join('\n'));
-  });
-  return blocks;
-}
 
 function runBash(script: string, env: Record<string, string>, timeoutMs: number): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve) => {
@@ -40,8 +24,7 @@ function runBash(script: string, env: Record<string, string>, timeoutMs: number)
 }
 
 describe('the README walkthrough', () => {
-  const readme = readFileSync(join(REPO, 'README.md'), 'utf8');
-  const blocks = walkthroughBlocks(readme);
+  const blocks = walkthroughBlocks(readme());
   let product: SandboxProcess | undefined;
 
   afterAll(async () => {
