@@ -101,6 +101,9 @@ describe('the simulator in a development sandbox', () => {
     const stream = await openEvents(t.baseUrl, phone);
     expect(stream.response.headers.get('content-type')).toMatch(/^text\/event-stream/);
     const otherStream = await openEvents(t.baseUrl, other);
+    // The stream answers before its LISTEN is up (the browser sees it open at once): wait for it, then
+    // check both pages share the one connection.
+    await eventually('the listener to open', async () => ((await listeners(t.app.db)) > 0 ? true : undefined));
     expect(await listeners(t.app.db)).toBe(1);
 
     expect((await t.incomingSms(phone, 'HELP')).status).toBe(200);
