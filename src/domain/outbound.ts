@@ -19,15 +19,20 @@ export interface MessageToSend {
   params: Record<string, string | number>;
 }
 
-export type Claim = { kind: 'send'; message: MessageToSend } | { kind: 'already_done'; status: string } | { kind: 'skipped'; reason: string };
+export type Claim =
+  | { kind: 'send'; message: MessageToSend }
+  | { kind: 'already_done'; status: string }
+  | { kind: 'skipped'; reason: string }
+  /** Another attempt took it less than `inFlightMs` ago and has not said how it went: it may be sending now. */
+  | { kind: 'in_flight' };
 
 const CODE_TEMPLATES = new Set([CODE_TEMPLATE, RESENT_CODE_TEMPLATE]);
 const FINISHED = new Set(['sent', 'failed', 'skipped']);
 const APPOINTMENT_GONE = 'appointment no longer booked';
 
 /**
- * $1 the message, $2 the code templates, $3 the finished statuses, $4 the skip reason. No row: the
- * message is missing or finished. A code template carries the code's cipher, or is skipped when its
+ * $1 the message, $2 the code templates, $3 the finished statuses, $4 the skip reason, $5 how long
+ * (ms) a claim is taken to be in flight. No row: the message is missing, finished, or in flight. A code template carries the code's cipher, or is skipped when its
  * appointment is not booked (or has no code) any more.
  */
 interface ClaimedRow {
@@ -39,7 +44,7 @@ interface ClaimedRow {
   code_cipher: string | null;
 }
 
-const claimQuery = preparedQuery<ClaimedRow, [number, string[], string[], string]>(
+const claimQuery = preparedQuery<ClaimedRow, [number, string[], string[], string, number]>(
   'claim_outbound_message',
   `UPDATE outbound_messages m
       SET status = CASE WHEN x.gone THEN 'skipped' ELSE 'sending' END,
@@ -53,6 +58,7 @@ const claimQuery = preparedQuery<ClaimedRow, [number, string[], string[], string
              LEFT JOIN appointments ap ON ap.id = o.appointment_id
             WHERE o.id = $1) x
     WHERE m.id = x.id AND m.status <> ALL($3::text[])
+      AND NOT (m.status = 'sending' AND m.updated_at > now() - $5 * interval '1 millisecond')
     RETURNING m.status, m.phone, m.language, m.template, m.params, CASE WHEN m.template = ANY($2::text[]) THEN x.code_cipher END AS code_cipher`,
 );
 
@@ -72,12 +78,18 @@ export class OutboundService {
    * (it was a five-round-trip transaction): the UPDATE locks the row and re-checks its status, so
    * two workers holding the same job still see each other's claim; a code SMS whose appointment is
    * no longer booked is marked skipped in the same statement.
+   *
+   * A row another attempt claimed less than `inFlightMs` ago (the queue's lock duration) is left
+   * alone: that attempt may still be sending (a job whose lock lapsed while its worker was busy runs
+   * again beside it), and sending now could send the SMS twice. Older than that, its worker is taken
+   * to have died mid-send, and the message is sent again.
    */
-  async claim(id: number): Promise<Claim> {
-    const [row] = await claimQuery(this.db, id, [...CODE_TEMPLATES], [...FINISHED], APPOINTMENT_GONE);
+  async claim(id: number, inFlightMs: number): Promise<Claim> {
+    const [row] = await claimQuery(this.db, id, [...CODE_TEMPLATES], [...FINISHED], APPOINTMENT_GONE, inFlightMs);
     if (!row) {
       const found = await this.db('outbound_messages').where('id', id).first('status');
-      return found ? { kind: 'already_done', status: found.status } : { kind: 'skipped', reason: 'no such message' };
+      if (!found) return { kind: 'skipped', reason: 'no such message' };
+      return found.status === 'sending' ? { kind: 'in_flight' } : { kind: 'already_done', status: found.status };
     }
     if (row.status === 'skipped') return { kind: 'skipped', reason: APPOINTMENT_GONE };
     const params: Record<string, string | number> = { ...row.params };

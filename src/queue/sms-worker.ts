@@ -40,7 +40,9 @@ export function startSmsWorker(
     smsQueueName(provider.name),
     async (job: Job<SmsJob>) => {
       const { outboxId } = job.data;
-      const claim = await outbound.claim(outboxId);
+      const claim = await outbound.claim(outboxId, options.lockMs);
+      // Retried later: by then the other attempt has recorded its outcome, or is taken to have died.
+      if (claim.kind === 'in_flight') throw new TransientSendError('another attempt may be sending this message now');
       if (claim.kind !== 'send') {
         logger.info({ outboxId, claim: claim.kind }, 'nothing to send');
         return claim.kind;

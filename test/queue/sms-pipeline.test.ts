@@ -412,7 +412,7 @@ describe('SMS pipeline: outbox → relay → BullMQ → worker → Africa\'s Tal
       }, WAIT_MS);
       expect(rerun!.returnvalue).toBe('already_done');
 
-      expect(await app.outbound.claim(id)).toEqual({ kind: 'already_done', status: label });
+      expect(await app.outbound.claim(id, 0)).toEqual({ kind: 'already_done', status: label });
       expect(requestsFor(phone)).toHaveLength(1);
       expect(sentTo(phone)).toHaveLength(label === 'sent' ? 1 : 0);
       expect(await rowOf(app, id)).toEqual(before);
