@@ -2,6 +2,7 @@
  * Issue 11, parts 2–4, run by bench/ussd.ts after the hops (part 1): each part is a module of its own
  * (bench/bookings.ts, bench/outbound.ts, bench/certificates.ts) that measures Tika beside a yardstick
  * in the same run, returns its rows and comparisons, and adds broken invariants to `failures`.
+ * It also holds the small helpers every bench file uses (inParallel, until, pct).
  */
 import type { App } from '../src/app';
 import { addDays, dayIn } from '../src/domain/dates';

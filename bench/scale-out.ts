@@ -34,7 +34,8 @@ import { setLanguage } from '../src/domain/accounts';
 import { addDays, dayIn } from '../src/domain/dates';
 import { UNIQUE_TOKEN, type LoadJob, type LoadOutcome } from './load';
 import type { ProxyMessage, ProxyReply } from './proxy';
-import { cpuMsOf, deleteRedisKeys, freePort, gitDescribe, hop, inParallel, loaderClient, post, resetStores, serviceVersions, stopChild, stopLoader, until } from './ussd';
+import { inParallel, until } from './parts';
+import { cpuMsOf, deleteRedisKeys, freePort, gitDescribe, hop, loaderClient, post, resetStores, serviceVersions, stopChild, stopLoader } from './ussd';
 
 const ROOT = join(__dirname, '..');
 // Beside the bench's own database and prefix (BENCH_DATABASE_URL, BENCH_REDIS_PREFIX) when those are moved.

@@ -28,7 +28,7 @@ import { createDb, ensureDatabase, migrateLatest, type Db } from '../src/db/knex
 import { setLanguage } from '../src/domain/accounts';
 import { addDays, dayIn } from '../src/domain/dates';
 import { MAX_SESSION_CAPACITY } from '../src/domain/programme';
-import { ALL_PARTS, benchParts, printPartComparisons, runParts, type PartComparison } from './parts';
+import { ALL_PARTS, benchParts, inParallel, pct, printPartComparisons, runParts, until, type PartComparison } from './parts';
 import { UNIQUE_TOKEN, type LoadJob, type LoadMessage, type LoadOutcome, type LoadReply } from './load';
 import { YARDSTICK_KINDS, YARDSTICK_SCREENS, type YardstickKind, type YardstickMessage } from './yardsticks';
 
@@ -761,33 +761,6 @@ export async function stopLoader(child: ChildProcess): Promise<void> {
   const timer = setTimeout(() => child.kill('SIGTERM'), 5_000);
   await exited;
   clearTimeout(timer);
-}
-
-export async function inParallel<T, R>(items: T[], concurrency: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const lanes = Array.from({ length: Math.min(concurrency, items.length) }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await fn(items[i]!);
-    }
-  });
-  await Promise.all(lanes);
-  return results;
-}
-
-export async function until(check: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return true;
-    if (Date.now() > deadline) return false;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
-function pct(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
 
 export function gitDescribe(): string {
