@@ -1,5 +1,7 @@
-import type { ScreenLimits } from '../dialogue/encoding';
 import type { ProgrammeService } from '../domain/programme';
+import type { SimulatorSettings } from './wire';
+
+export type { SimulatorSettings } from './wire';
 
 /** The short code the simulated phones text: Africa's Talking's callback carries it in `to`, Tika reads only `from`. */
 export const SIMULATOR_SHORT_CODE = '21512';
@@ -8,20 +10,6 @@ export const OPERATOR_SESSION_SECONDS = 180;
 /** Vaccinator phones offered on the page: the first is shown, the others can be added. */
 const VACCINATORS_SHOWN = 20;
 
-/** What the browser page needs to speak to this server as the operator would. Only for those allowed to see the simulator. */
-export interface SimulatorSettings {
-  serviceCode: string;
-  /** The `?key=` of every provider callback: the page posts to the real webhook endpoints. */
-  webhookKey: string;
-  smsShortCode: string;
-  limits: ScreenLimits;
-  /** An idle USSD session ends after this long, as at an operator. */
-  sessionTimeoutSeconds: number;
-  /** Whether SMS stay on this machine (the sandbox provider), where the page's inboxes can show them. */
-  sandbox: boolean;
-  /** Active vaccinators at active centres, the seeded one (npm run seed:demo) first when present. */
-  vaccinators: { phone: string; name: string; centre: string }[];
-}
 
 export interface SimulatorConfig {
   USSD_SERVICE_CODE: string;

@@ -15,6 +15,22 @@ export interface SimulatorTarget {
   smsShortCode: string;
 }
 
+/** The page's config.json (built by src/simulator/settings.ts): here, so the browser code reads the same type. */
+/** What the browser page needs to speak to this server as the operator would. Only for those allowed to see the simulator. */
+export interface SimulatorSettings {
+  serviceCode: string;
+  /** The `?key=` of every provider callback: the page posts to the real webhook endpoints. */
+  webhookKey: string;
+  smsShortCode: string;
+  limits: ScreenLimits;
+  /** An idle USSD session ends after this long, as at an operator. */
+  sessionTimeoutSeconds: number;
+  /** Whether SMS stay on this machine (the sandbox provider), where the page's inboxes can show them. */
+  sandbox: boolean;
+  /** Active vaccinators at active centres, the seeded one (npm run seed:demo) first when present. */
+  vaccinators: { phone: string; name: string; centre: string }[];
+}
+
 export const AT_PROVIDER_PATH = '/webhooks/africastalking';
 /** Airtel India's MCC+MNC: any network code will do for Tika. */
 const NETWORK_CODE = '40410';

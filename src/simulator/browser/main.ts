@@ -1,5 +1,6 @@
 import type { SimulatorTarget } from '../wire';
-import { freshNumber, Phone, type Settings } from './phone';
+import type { SimulatorSettings } from '../wire';
+import { freshNumber, Phone } from './phone';
 
 /** The page's start: reads config.json, then a citizen phone and the seeded vaccinator's phone side by side. */
 async function start(): Promise<void> {
@@ -12,7 +13,7 @@ async function start(): Promise<void> {
   };
   const response = await fetch('config.json', { headers: { accept: 'application/json' } });
   if (!response.ok) return say(`The simulator's settings answered ${response.status}: reload after logging in.`);
-  const settings = (await response.json()) as Settings;
+  const settings = (await response.json()) as SimulatorSettings;
   const target: SimulatorTarget = { baseUrl: location.origin, webhookKey: settings.webhookKey, serviceCode: settings.serviceCode, smsShortCode: settings.smsShortCode };
   document.querySelector('#service-code')!.textContent = settings.serviceCode;
 

@@ -1,16 +1,4 @@
-import type { ScreenLimits } from '../../dialogue/encoding';
-import { measureScreen, measureSms, sendSms, sendUssd, type SimulatorTarget, type UssdScreen } from '../wire';
-
-/** What config.json gives the page (src/simulator/settings.ts). */
-export interface Settings {
-  serviceCode: string;
-  webhookKey: string;
-  smsShortCode: string;
-  limits: ScreenLimits;
-  sessionTimeoutSeconds: number;
-  sandbox: boolean;
-  vaccinators: { phone: string; name: string; centre: string }[];
-}
+import { measureScreen, measureSms, sendSms, sendUssd, type SimulatorSettings, type SimulatorTarget, type UssdScreen } from '../wire';
 
 export interface PhoneOptions {
   number: string;
@@ -69,7 +57,7 @@ export class Phone {
 
   constructor(
     template: HTMLTemplateElement,
-    private readonly settings: Settings,
+    private readonly settings: SimulatorSettings,
     private readonly target: SimulatorTarget,
     readonly options: PhoneOptions,
   ) {
