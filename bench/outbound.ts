@@ -17,10 +17,9 @@ import { Queue, Worker } from 'bullmq';
 import Redis from 'ioredis';
 import { createApp, type App } from '../src/app';
 import { loadConfig } from '../src/config';
-import { createDb, ensureDatabase, migrateLatest } from '../src/db/knex';
 import { queueConnection, queuePrefix } from '../src/queue/connection';
 import type { FakeAtReply, FakeAtRequest } from './fake-africastalking-process';
-import { bookAll, compare, createSessions, errorsIn, latencyRow, pct, registerMembers, sleep, sortNumbers, until, waitForOutboxSettled, type PartContext, type PartResult, type PartRow } from './parts';
+import { bookAll, compare, createSessions, errorsIn, latencyRow, pct, registerMembers, resetDatabase, sleep, sortNumbers, until, waitForOutboxSettled, type PartContext, type PartResult, type PartRow } from './parts';
 
 /** Issue 11, part 3: ≥ 0.4× the bare queue; commit → provider p99 < 1 s at 200 bookings/s. */
 export const OUTBOUND_TARGETS = { vsBareQueue: 0.4, p99Ms: 1000, bookingsPerSecond: 200 } as const;
@@ -280,18 +279,6 @@ function fakeArrivals(child: ChildProcess): Arrivals {
     });
 }
 
-async function resetDatabase(databaseUrl: string): Promise<void> {
-  await ensureDatabase(databaseUrl);
-  const db = createDb(databaseUrl);
-  try {
-    await migrateLatest(db);
-    const { rows } = await db.raw<{ rows: { tablename: string }[] }>("SELECT tablename FROM pg_tables WHERE schemaname = 'public'");
-    const tables = rows.map((r) => r.tablename).filter((t) => !t.startsWith('knex_migrations'));
-    if (tables.length) await db.raw(`TRUNCATE ${tables.map((t) => `"${t}"`).join(', ')} RESTART IDENTITY CASCADE`);
-  } finally {
-    await db.destroy();
-  }
-}
 
 async function deleteKeys(redisUrl: string, prefix: string): Promise<void> {
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: 2 });

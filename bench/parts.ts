@@ -2,9 +2,10 @@
  * Issue 11, parts 2–4, run by bench/ussd.ts after the hops (part 1): each part is a module of its own
  * (bench/bookings.ts, bench/outbound.ts, bench/certificates.ts) that measures Tika beside a yardstick
  * in the same run, returns its rows and comparisons, and adds broken invariants to `failures`.
- * It also holds the small helpers every bench file uses (inParallel, until, pct).
+ * It also holds the small helpers every bench file uses (inParallel, until, pct, intEnv, resetDatabase).
  */
 import type { App } from '../src/app';
+import { createDb, ensureDatabase, migrateLatest } from '../src/db/knex';
 import { addDays, dayIn } from '../src/domain/dates';
 import { MAX_SESSION_CAPACITY } from '../src/domain/programme';
 
@@ -281,3 +282,24 @@ export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(r
 
 /** Calls that threw, from a run's kinds. */
 export const errorsIn = (kinds: Record<string, number>) => Object.entries(kinds).reduce((sum, [kind, n]) => sum + (kind.startsWith('error') ? n : 0), 0);
+
+/** A positive integer from the environment (a bench setting), or the default. */
+export const intEnv = (name: string, fallback: number) => {
+  const value = Number(process.env[name] ?? fallback);
+  if (!Number.isInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer`);
+  return value;
+};
+
+/** The bench's database, created if missing, migrated, every table emptied. */
+export async function resetDatabase(databaseUrl: string): Promise<void> {
+  await ensureDatabase(databaseUrl);
+  const db = createDb(databaseUrl);
+  try {
+    await migrateLatest(db);
+    const { rows } = await db.raw<{ rows: { tablename: string }[] }>("SELECT tablename FROM pg_tables WHERE schemaname = 'public'");
+    const tables = rows.map((r) => r.tablename).filter((t) => !t.startsWith('knex_migrations'));
+    if (tables.length) await db.raw(`TRUNCATE ${tables.map((t) => `"${t}"`).join(', ')} RESTART IDENTITY CASCADE`);
+  } finally {
+    await db.destroy();
+  }
+}

@@ -34,7 +34,7 @@ import { setLanguage } from '../src/domain/accounts';
 import { addDays, dayIn } from '../src/domain/dates';
 import { UNIQUE_TOKEN, type LoadJob, type LoadOutcome } from './load';
 import type { ProxyMessage, ProxyReply } from './proxy';
-import { inParallel, until } from './parts';
+import { inParallel, intEnv, until } from './parts';
 import { cpuMsOf, deleteRedisKeys, freePort, gitDescribe, hop, loaderClient, post, resetStores, serviceVersions, stopChild, stopLoader } from './ussd';
 
 const ROOT = join(__dirname, '..');
@@ -52,11 +52,6 @@ const SWEEP_MS = 1000;
 /** The sweeps every worker schedules (src/app.ts startWorker); only requeue_stuck's period is configurable. */
 const SWEEPS = ['requeue_stuck', 'mark_no_shows', 'purge_retention'] as const;
 
-const intEnv = (name: string, fallback: number) => {
-  const value = Number(process.env[name] ?? fallback);
-  if (!Number.isInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer`);
-  return value;
-};
 const DURATION_SEC = intEnv('BENCH_DURATION', 10);
 const CONNECTIONS = intEnv('BENCH_CONNECTIONS', 50);
 const CALLERS = intEnv('BENCH_SCALE_CALLERS', 2000);

@@ -24,11 +24,11 @@ import { join } from 'node:path';
 import Redis from 'ioredis';
 import { createApp, type App } from '../src/app';
 import { loadConfig } from '../src/config';
-import { createDb, ensureDatabase, migrateLatest, type Db } from '../src/db/knex';
+import type { Db } from '../src/db/knex';
 import { setLanguage } from '../src/domain/accounts';
 import { addDays, dayIn } from '../src/domain/dates';
 import { MAX_SESSION_CAPACITY } from '../src/domain/programme';
-import { ALL_PARTS, benchParts, inParallel, pct, printPartComparisons, runParts, until, type PartComparison } from './parts';
+import { ALL_PARTS, benchParts, inParallel, intEnv, pct, printPartComparisons, resetDatabase, runParts, until, type PartComparison, type PartRow } from './parts';
 import { UNIQUE_TOKEN, type LoadJob, type LoadMessage, type LoadOutcome, type LoadReply } from './load';
 import { YARDSTICK_KINDS, YARDSTICK_SCREENS, type YardstickKind, type YardstickMessage } from './yardsticks';
 
@@ -40,11 +40,6 @@ const SERVICE_CODE = '*384*1234#';
 const PINCODE = '110001';
 const YARDSTICK_PINCODE = '110002';
 
-const intEnv = (name: string, fallback: number) => {
-  const value = Number(process.env[name] ?? fallback);
-  if (!Number.isInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer`);
-  return value;
-};
 const DURATION_SEC = intEnv('BENCH_DURATION', 10);
 const CONNECTIONS = intEnv('BENCH_CONNECTIONS', 50);
 const MID_SESSIONS = intEnv('BENCH_SESSIONS', 3000);
@@ -84,26 +79,12 @@ const RESULTS_DIR = join(__dirname, 'results');
 // Phone pools (E.164, India): first-hop callers, mid-conversation callers, two booking batches.
 const phone = (series: string, i: number) => `+91${series}${String(i).padStart(6, '0')}`;
 
-interface Row {
-  scenario: string;
-  kind: 'http' | 'domain';
+interface Row extends PartRow {
   hop?: HopId;
   server?: ServerName;
-  /** Operations per second (requests, bookings or messages). */
-  rate: number;
-  unit: string;
-  p50: number;
-  p97_5: number;
-  p99: number;
-  errors: number;
-  non2xx: number;
-  bad: number;
-  count: number;
-  seconds: number;
   ratio?: number;
   /** CPU time (user + system) the server process spent per answered request: its cost, less sensitive than req/s to what else the machine runs. */
   cpuMsPerRequest?: number;
-  note?: string;
 }
 
 const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
@@ -519,20 +500,10 @@ async function waitForSms(db: Db, phones: string[], timeoutMs: number): Promise<
 // ---------------------------------------------------------------------------------------------
 
 export async function resetStores(databaseUrl = DATABASE_URL, redisPrefix = REDIS_PREFIX): Promise<void> {
-  await ensureDatabase(databaseUrl);
-  const db = createDb(databaseUrl);
-  try {
-    await migrateLatest(db);
-    const { rows } = await db.raw<{ rows: { tablename: string }[] }>("SELECT tablename FROM pg_tables WHERE schemaname = 'public'");
-    const tables = rows.map((r) => r.tablename).filter((t) => !t.startsWith('knex_migrations'));
-    if (tables.length) await db.raw(`TRUNCATE ${tables.map((t) => `"${t}"`).join(', ')} RESTART IDENTITY CASCADE`);
-  } finally {
-    await db.destroy();
-  }
+  await resetDatabase(databaseUrl);
   await deleteRedisKeys(redisPrefix);
 }
 
-/** Only this bench's keys: `tikabench:*` (sessions, locks) and `{tikabench}:*` (BullMQ). */
 export async function deleteRedisKeys(redisPrefix = REDIS_PREFIX): Promise<void> {
   const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 2 });
   try {
