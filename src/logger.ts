@@ -10,24 +10,17 @@ export function maskPhone(phone: string): string {
   return `${phone.startsWith('+') ? '+' : ''}${digits.slice(0, keep)}${'*'.repeat(digits.length - keep - 2)}${digits.slice(-2)}`;
 }
 
-/** Query parameter names that carry secrets, compared after decoding, lower-cased, without `[...]` suffixes. */
-const SECRET_PARAMS = new Set(['key', 'apikey', 'api_key', 'api-key', 'token', 'access_token', 'secret', 'password', 'signature']);
-
 /**
- * Removes secrets carried in query strings (the webhook `?key=`) before a URL is logged. The query
- * is parsed as the server parses it, so `?%6Bey=` and `?key[]=` are recognised as `key`.
+ * The URL as it may be logged: the path and the query's parameter names, never their values. Query
+ * values here carry secrets (the webhook `?key=`), phone numbers (`/admin/appointments?phone=`),
+ * booking references and whatever a caller typed; the names keep the request's shape for debugging.
+ * The query is parsed as the server parses it, so `?%6Bey=` and `?key[]=` are still only names.
  */
 export function redactUrl(url: string): string {
   const start = url.indexOf('?');
   if (start < 0) return url;
-  const params = new URLSearchParams(url.slice(start + 1));
-  const redacted = new URLSearchParams();
-  for (const [name, value] of params) redacted.append(name, isSecretParam(name) ? '[redacted]' : value);
-  return `${url.slice(0, start)}?${redacted.toString()}`;
-}
-
-function isSecretParam(decodedName: string): boolean {
-  return SECRET_PARAMS.has(decodedName.replace(/(\[[^\]]*\])+$/, '').trim().toLowerCase());
+  const names = [...new URLSearchParams(url.slice(start + 1)).keys()];
+  return `${url.slice(0, start)}?${names.map((name) => encodeURIComponent(name)).join('&')}`;
 }
 
 // Only a top-level `code` field: `err.code` (ECONNREFUSED, SQL states) must stay readable.
