@@ -1,6 +1,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import express, { Router, type Request, type RequestHandler, type Response } from 'express';
 import { deriveKey } from '../domain/codes';
+import { escapeHtml } from './html';
 import { verifyBodyEncoding } from './server';
 import { secretMatcher } from './webhook-auth';
 
@@ -58,11 +59,11 @@ export class AdminAuth {
     };
   }
 
-  /** For pages: a browser without a session goes to the login form. */
+  /** For pages: a browser without a session goes to the login form, which brings it back here. */
   requireForBrowser(): RequestHandler {
     return (req, res, next) => {
       if (this.isAuthorised(req)) return next();
-      if (req.method === 'GET' && req.accepts(['html', 'json']) === 'html') return res.redirect(303, '/admin/login');
+      if (req.method === 'GET' && req.accepts(['html', 'json']) === 'html') return res.redirect(303, loginAddress(req.originalUrl));
       res.status(401).json({ error: 'unauthorized', message: 'log in at /admin/login first' });
     };
   }
@@ -71,20 +72,21 @@ export class AdminAuth {
   router(): Router {
     const router = Router();
     const form = express.urlencoded({ extended: false, limit: '4kb', verify: verifyBodyEncoding });
-    router.get('/login', (_req, res) => page(res, 200, loginPage()));
+    router.get('/login', (req, res) => page(res, 200, loginPage(returnPath(req.query.next))));
     router.post('/login', form, async (req, res) => {
       const client = req.ip ?? 'unknown';
-      if (this.tooManyFailures(client)) return page(res.set('Retry-After', String(FAILURE_WINDOW_MS / 1000)), 429, loginPage('Too many wrong tokens from this address: wait 15 minutes.'));
+      const back = returnPath(req.body?.next);
+      if (this.tooManyFailures(client)) return page(res.set('Retry-After', String(FAILURE_WINDOW_MS / 1000)), 429, loginPage(back, 'Too many wrong tokens from this address: wait 15 minutes.'));
       const token = typeof req.body?.token === 'string' ? req.body.token : '';
       if (!token || !this.tokenMatches(token)) {
         this.recordFailure(client);
         await new Promise((resolve) => setTimeout(resolve, this.options.failureDelayMs ?? 1000));
-        return page(res, 401, loginPage('That is not the admin token.'));
+        return page(res, 401, loginPage(back, 'That is not the admin token.'));
       }
       this.failures.delete(client);
       const session = this.issue();
       res.cookie(ADMIN_COOKIE, session.value, { httpOnly: true, sameSite: 'strict', secure: req.secure, path: '/admin', expires: session.expires });
-      res.redirect(303, '/admin/queues');
+      res.redirect(303, back ?? DEFAULT_PAGE);
     });
     router.post('/logout', (req, res) => {
       res.clearCookie(ADMIN_COOKIE, { httpOnly: true, sameSite: 'strict', secure: req.secure, path: '/admin' });
@@ -129,7 +131,24 @@ function page(res: Response, status: number, html: string): void {
   res.status(status).set('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'").set('cache-control', 'no-store').type('html').send(html);
 }
 
-function loginPage(problem?: string): string {
+const DEFAULT_PAGE = '/admin/queues';
+
+function loginAddress(requested: string): string {
+  const back = returnPath(requested);
+  return back && back !== DEFAULT_PAGE ? `/admin/login?next=${encodeURIComponent(back)}` : '/admin/login';
+}
+
+/**
+ * Where a login may send the browser back to: a page of ours under /admin/ only, so the login form
+ * cannot be used to redirect anyone elsewhere (`//evil.example`, `https://…`, `/\evil.example`).
+ */
+function returnPath(given: unknown): string | undefined {
+  if (typeof given !== 'string' || given.length > 1000) return undefined;
+  if (!/^\/admin\/[A-Za-z0-9\-._~!$&'()*+,;=:@%/?]*$/.test(given)) return undefined;
+  return /^\/admin\/log(in|out)\b/.test(given) ? undefined : given;
+}
+
+function loginPage(back: string | undefined, problem?: string): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Tika admin: log in</title>
 <style>body{font-family:sans-serif;max-width:28rem;margin:3rem auto;padding:0 1rem}input{font-size:1rem;padding:.4rem;width:100%;box-sizing:border-box}button{font-size:1rem;margin-top:1rem;padding:.4rem 1rem}[role=alert]{color:#a00}</style></head>
@@ -137,11 +156,11 @@ function loginPage(problem?: string): string {
 <h1>Tika admin</h1>
 ${problem ? `<p role="alert">${problem}</p>` : ''}
 <form method="post" action="/admin/login">
-<label for="token">Admin token (ADMIN_TOKEN)</label>
+${back ? `<input type="hidden" name="next" value="${escapeHtml(back)}">\n` : ''}<label for="token">Admin token (ADMIN_TOKEN)</label>
 <input id="token" name="token" type="password" autocomplete="current-password" required autofocus>
 <button type="submit">Log in</button>
 </form>
-<p>The session lasts 8 hours. It opens the queue dashboard at <code>/admin/queues</code>.</p>
+<p>The session lasts 8 hours. It opens ${back ? `<code>${escapeHtml(back)}</code>` : 'the queue dashboard at <code>/admin/queues</code>'}.</p>
 </main></body></html>
 `;
 }

@@ -1,5 +1,6 @@
 import express, { type RequestHandler } from 'express';
 import { getAbsoluteFSPath } from 'swagger-ui-dist';
+import { escapeHtml } from './html';
 
 /**
  * The admin API's rendered reference: Swagger UI from swagger-ui-dist in node_modules (no CDN),
@@ -7,11 +8,9 @@ import { getAbsoluteFSPath } from 'swagger-ui-dist';
  * the document's address from the page.
  */
 
-const escapeAttribute = (value: string) => value.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;');
-
 /** The page at `<assets>` (e.g. /admin/docs), its assets under `<assets>/`. */
 export function docsPage(assetsPath: string, documentUrl: string): string {
-  const assets = escapeAttribute(assetsPath);
+  const assets = escapeHtml(assetsPath);
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -20,7 +19,7 @@ export function docsPage(assetsPath: string, documentUrl: string): string {
 <link rel="stylesheet" href="${assets}/swagger-ui.css">
 </head>
 <body>
-<div id="swagger-ui" data-document-url="${escapeAttribute(documentUrl)}"></div>
+<div id="swagger-ui" data-document-url="${escapeHtml(documentUrl)}"></div>
 <script src="${assets}/swagger-ui-bundle.js"></script>
 <script src="${assets}/swagger-initializer.js"></script>
 </body>

@@ -8,6 +8,7 @@ import {
   type CertificateSigner,
   type IssuedCertificate,
 } from '../domain/certificates';
+import { escapeHtml } from './html';
 
 export interface CertificateRouterDeps {
   certificates: CertificateService;
@@ -85,12 +86,6 @@ function privatePage(res: Response): Response {
 // ---------------------------------------------------------------------------------------------
 // HTML
 // ---------------------------------------------------------------------------------------------
-
-const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
-
-export function escapeHtml(value: string | number): string {
-  return String(value).replace(/[&<>"']/g, (ch) => ESCAPES[ch]!);
-}
 
 const STYLE = `body{font-family:sans-serif;margin:0;padding:8px;color:#111;background:#fff;font-size:16px}
 main{max-width:480px;margin:0 auto}h1{font-size:20px;margin:8px 0}

@@ -1,3 +1,5 @@
+import { escapeHtml } from '../http/html';
+
 /**
  * The simulator page: plain HTML that works without styles, the phones drawn by the script
  * (simulator.js) from <template id="phone">. `base` is where the page is mounted, so the same
@@ -63,10 +65,6 @@ export function simulatorPage(base: string): string {
 </body>
 </html>
 `;
-}
-
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`);
 }
 
 export const SIMULATOR_CSS = `

@@ -169,7 +169,14 @@ describe('the simulator outside a development sandbox', () => {
 
     const page = await fetch(`${t.baseUrl}/admin/simulator/`, { redirect: 'manual', headers: { accept: 'text/html' } });
     expect(page.status).toBe(303);
-    expect(page.headers.get('location')).toBe('/admin/login');
+    expect(page.headers.get('location')).toBe('/admin/login?next=%2Fadmin%2Fsimulator%2F');
+    const login = await fetch(`${t.baseUrl}/admin/login`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ token: TEST_ADMIN_TOKEN, next: '/admin/simulator/' }).toString(),
+    });
+    expect([login.status, login.headers.get('location')]).toEqual([303, '/admin/simulator/']);
     // The settings hold the webhook key: not without the admin token.
     expect((await fetch(`${t.baseUrl}/admin/simulator/config.json`, { headers: { accept: 'application/json' } })).status).toBe(401);
     expect((await fetch(`${t.baseUrl}/admin/simulator/events?phone=%2B919812340001`, { headers: { accept: 'text/event-stream' } })).status).toBe(401);

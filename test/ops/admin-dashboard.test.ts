@@ -10,12 +10,12 @@ describe('admin login and the queue dashboard', () => {
     await t.close();
   });
 
-  const login = (token: string, headers: Record<string, string> = {}) =>
+  const login = (token: string, headers: Record<string, string> = {}, next?: string) =>
     fetch(`${t.baseUrl}/admin/login`, {
       method: 'POST',
       redirect: 'manual',
       headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
-      body: new URLSearchParams({ token }).toString(),
+      body: new URLSearchParams(next === undefined ? { token } : { token, next }).toString(),
     });
   const sessionCookie = (response: Response) => /^(tika_admin=[^;]+)/.exec(response.headers.get('set-cookie') ?? '')?.[1];
 
@@ -97,6 +97,39 @@ describe('admin login and the queue dashboard', () => {
     const viaQuery = await fetch(`${t.baseUrl}/admin/login?token=${TEST_ADMIN_TOKEN}`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: '' });
     expect(viaQuery.status).toBe(401);
     expect(viaQuery.headers.get('set-cookie')).toBeNull();
+  });
+
+  it('a browser sent to the login form from another admin page is brought back to it after logging in', async () => {
+    const page = await fetch(`${t.baseUrl}/admin/docs`, { redirect: 'manual', headers: { accept: 'text/html' } });
+    expect([page.status, page.headers.get('location')]).toEqual([303, '/admin/login?next=%2Fadmin%2Fdocs']);
+    const form = await (await fetch(`${t.baseUrl}${page.headers.get('location')}`)).text();
+    expect(form).toContain('<input type="hidden" name="next" value="/admin/docs">');
+
+    const wrong = await login('not-the-admin-token-at-all', {}, '/admin/docs');
+    expect(await wrong.text()).toContain('<input type="hidden" name="next" value="/admin/docs">');
+    const right = await login(TEST_ADMIN_TOKEN, {}, '/admin/docs');
+    expect([right.status, right.headers.get('location')]).toEqual([303, '/admin/docs']);
+    const docs = await fetch(`${t.baseUrl}/admin/docs`, { headers: { cookie: sessionCookie(right)!, accept: 'text/html' } });
+    expect(docs.status).toBe(200);
+  });
+
+  // The login form must not become a way to send an admin's browser somewhere else.
+  it.each([
+    ['another site', '//evil.example/admin/'],
+    ['an absolute address', 'https://evil.example/admin/'],
+    ['a backslash', '/\\evil.example'],
+    ['a backslash under /admin/', '/admin/\\evil.example'],
+    ['a script', 'javascript:alert(1)'],
+    ['markup', '/admin/x"><script>alert(1)</script>'],
+    ['the login form itself', '/admin/login?next=%2Fadmin%2Fdocs'],
+    ['a page outside /admin/', '/c/0123456789'],
+  ])('a login whose return address is %s goes to the dashboard', async (_label, next) => {
+    const response = await login(TEST_ADMIN_TOKEN, {}, next);
+    expect([response.status, response.headers.get('location')]).toEqual([303, '/admin/queues']);
+    const form = await (await fetch(`${t.baseUrl}/admin/login?next=${encodeURIComponent(next)}`)).text();
+    expect(form).not.toContain('name="next"');
+    expect(form).not.toContain('evil');
+    expect(form).not.toContain('<script>');
   });
 
   it('logout clears the cookie', async () => {
