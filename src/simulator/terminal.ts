@@ -6,7 +6,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import type { ScreenLimits } from '../dialogue/encoding';
 import { toMobileE164 } from '../domain/phone';
 import { escapeRegExp, expand, parseLine, ScriptError, scriptLines, type Step } from './script';
-import { measureScreen, measureSms, sendSms, sendUssd, webhookUrl, type SimulatorTarget, type UssdScreen } from './wire';
+import { measureScreen, measureSms, newUssdSession, sendSessionEnded, sendSms, sendUssd, webhookUrl, type SessionEnd, type SimulatorTarget, type UssdScreen, type UssdSession } from './wire';
 
 /**
  * The feature phone in a terminal: `npm run simulate -- --phone +919812345678` (interactive) or
@@ -198,7 +198,7 @@ export class TerminalPhone {
   readonly variables = new Map<string, string>();
   /** Screens shown over the limit of their encoding: a bug in a flow (invariant 8), so a replay fails. */
   screensOverLimit = 0;
-  private session: { id: string; inputs: string[] } | null = null;
+  private session: UssdSession | null = null;
   private readonly inbox: SandboxInbox;
   private outboxAvailable = false;
 
@@ -225,8 +225,10 @@ export class TerminalPhone {
     }
   }
 
-  stop(): Promise<void> {
-    return this.inbox.stop();
+  /** Hangs up a session left open, as the operator would close it, then stops watching the outbox. */
+  async stop(): Promise<void> {
+    await this.endSession({ status: 'Incomplete' });
+    await this.inbox.stop();
   }
 
   /** A line of the script language with its placeholders filled in (a WAIT's match literally). */
@@ -272,7 +274,8 @@ export class TerminalPhone {
 
   private async dial(options: RunStepOptions): Promise<void> {
     const { serviceCode } = this.options.target;
-    this.session = { id: `ATUid_sim_${randomUUID().replace(/-/g, '')}`, inputs: [] };
+    await this.endSession({ status: 'Incomplete' });
+    this.session = newUssdSession(`ATUid_sim_${randomUUID().replace(/-/g, '')}`);
     if (options.echo) this.print(`☎ ${this.options.phone} dials ${serviceCode}`);
     await this.hop();
   }
@@ -293,14 +296,29 @@ export class TerminalPhone {
     const session = this.session!;
     let screen: UssdScreen;
     try {
-      screen = await sendUssd(this.options.target, session.id, this.options.phone, session.inputs);
+      screen = await sendUssd(this.options.target, session, this.options.phone);
     } catch (error) {
       throw new ScriptError(explain(error, this.options.target));
     }
     const measure = measureScreen(screen.text, this.options.limits);
     if (measure.over) this.screensOverLimit++;
     this.print(renderScreen(screen, measure, this.options.color));
-    if (screen.end) this.session = null;
+    if (screen.end) await this.endSession({ status: 'Success' });
+  }
+
+  /**
+   * The operator's end-of-session notification, as Africa's Talking posts it. An unanswered hop
+   * does not end the session here (typing the input again retries it), unlike at an operator.
+   */
+  private async endSession(end: SessionEnd): Promise<void> {
+    const session = this.session;
+    this.session = null;
+    if (!session) return;
+    try {
+      await sendSessionEnded(this.options.target, this.options.phone, session, end);
+    } catch (error) {
+      this.print(`(end-of-session notification not delivered: ${explain(error, this.options.target)})`);
+    }
   }
 
   private async sendSms(from: string | undefined, text: string, options: RunStepOptions): Promise<void> {

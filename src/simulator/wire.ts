@@ -15,8 +15,10 @@ export interface SimulatorTarget {
   smsShortCode: string;
 }
 
-/** The page's config.json (built by src/simulator/settings.ts): here, so the browser code reads the same type. */
-/** What the browser page needs to speak to this server as the operator would. Only for those allowed to see the simulator. */
+/**
+ * The page's config.json (built by src/simulator/settings.ts; here, so the browser code reads the same
+ * type): what the page needs to speak to this server as the operator would. Only for those allowed to see the simulator.
+ */
 export interface SimulatorSettings {
   serviceCode: string;
   /** The `?key=` of every provider callback: the page posts to the real webhook endpoints. */
@@ -51,7 +53,42 @@ export function incomingSmsForm(target: SimulatorTarget, from: string, text: str
   return new URLSearchParams({ from, to: target.smsShortCode, text, id, date: sentAt.toISOString().replace(/\.\d{3}Z$/, 'Z'), networkCode: NETWORK_CODE });
 }
 
-export function webhookUrl(target: SimulatorTarget, callback: 'ussd' | 'sms'): string {
+/** A USSD session as the operator keeps it: what its end-of-session notification reports. */
+export interface UssdSession {
+  id: string;
+  /** The answers typed so far, oldest first. */
+  inputs: string[];
+  startedAt: number;
+  hops: number;
+  /** Our last reply, with its CON/END prefix. */
+  lastAppResponse: string;
+}
+
+export function newUssdSession(id: string, now = Date.now()): UssdSession {
+  return { id, inputs: [], startedAt: now, hops: 0, lastAppResponse: '' };
+}
+
+/** How a session ended: answered with END, left (hung up or timed out) before one, or our answer failed. */
+export type SessionEnd = { status: 'Success' } | { status: 'Incomplete' } | { status: 'Failed'; errorMessage: string };
+
+/** Africa's Talking's end-of-session notification: all values strings, `date` as `yyyy-MM-dd HH:mm:ss` UTC. */
+export function sessionEndedForm(target: SimulatorTarget, phone: string, session: UssdSession, end: SessionEnd, now = new Date()): URLSearchParams {
+  return new URLSearchParams({
+    date: now.toISOString().slice(0, 19).replace('T', ' '),
+    sessionId: session.id,
+    serviceCode: target.serviceCode,
+    networkCode: NETWORK_CODE,
+    phoneNumber: phone,
+    status: end.status,
+    durationInMillis: String(Math.max(0, now.getTime() - session.startedAt)),
+    hopsCount: String(session.hops),
+    input: session.inputs.join('*'),
+    lastAppResponse: session.lastAppResponse,
+    errorMessage: end.status === 'Failed' ? end.errorMessage : '',
+  });
+}
+
+export function webhookUrl(target: SimulatorTarget, callback: 'ussd' | 'ussd/events' | 'sms'): string {
   return `${target.baseUrl.replace(/\/+$/, '')}${AT_PROVIDER_PATH}/${callback}?key=${encodeURIComponent(target.webhookKey)}`;
 }
 
@@ -62,16 +99,29 @@ export function parseUssdReply(body: string): UssdScreen {
   throw new Error(`not a USSD reply: ${JSON.stringify(body.slice(0, 80))}`);
 }
 
-/** Sends one hop and reads the screen; a refusal (4xx/5xx) is an error naming the status. */
-export async function sendUssd(target: SimulatorTarget, sessionId: string, phone: string, inputs: readonly string[]): Promise<UssdScreen> {
-  const response = await fetch(webhookUrl(target, 'ussd'), { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: ussdForm(target, sessionId, phone, inputs) });
+/** Sends the session's next hop and reads the screen; a refusal (4xx/5xx) is an error naming the status. */
+export async function sendUssd(target: SimulatorTarget, session: UssdSession, phone: string): Promise<UssdScreen> {
+  session.hops++;
+  const response = await post(webhookUrl(target, 'ussd'), ussdForm(target, session.id, phone, session.inputs));
   const body = await response.text();
   if (!response.ok) throw new Error(`USSD hop answered ${response.status}: ${body}`);
-  return parseUssdReply(body);
+  const screen = parseUssdReply(body);
+  session.lastAppResponse = body;
+  return screen;
+}
+
+/** Tells the service the session is over, as the operator does after it closes one. */
+export async function sendSessionEnded(target: SimulatorTarget, phone: string, session: UssdSession, end: SessionEnd): Promise<void> {
+  const response = await post(webhookUrl(target, 'ussd/events'), sessionEndedForm(target, phone, session, end));
+  if (!response.ok) throw new Error(`end-of-session notification answered ${response.status}: ${await response.text()}`);
+}
+
+function post(url: string, form: URLSearchParams): Promise<Response> {
+  return fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form });
 }
 
 export async function sendSms(target: SimulatorTarget, from: string, text: string, id: string, sentAt = new Date()): Promise<void> {
-  const response = await fetch(webhookUrl(target, 'sms'), { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: incomingSmsForm(target, from, text, id, sentAt) });
+  const response = await post(webhookUrl(target, 'sms'), incomingSmsForm(target, from, text, id, sentAt));
   if (!response.ok) throw new Error(`incoming SMS answered ${response.status}: ${await response.text()}`);
 }
 

@@ -5,6 +5,7 @@ import { chromium, type Browser, type Locator, type Page } from 'playwright-core
 import { createDb, type Db } from '../../src/db/knex';
 import { dayIn } from '../../src/domain/dates';
 import { ProgrammeService } from '../../src/domain/programme';
+import { eventually } from '../support/app';
 import { testDatabaseUrl } from '../support/db';
 import { pan } from '../support/programme';
 import { REPO, startSandboxProcess, type SandboxProcess } from '../support/sandbox-process';
@@ -152,6 +153,19 @@ describe('the browser simulator', () => {
     await expectText(vaccinatorScreen, /Tika vaccinator\nAIIMS Delhi/);
     await expectText(vaccinator.getByLabel('Screen size'), /session ends in 0:0\d/);
     await expectText(vaccinatorScreen, new RegExp(`Session timed out: the operator closed it after ${SESSION_SECONDS} s`), (SESSION_SECONDS + 5) * 1000);
+
+    // Each closed session reached the end-of-session callback as the operator reports it: the booking
+    // (ended by our END), the vaccinator's menu left unanswered (Incomplete, our CON last).
+    const ended = async (phone: string) =>
+      db!('ussd_session_events').where({ provider: 'africastalking', phone }).orderBy('received_at').select('status', 'hops_count', 'last_app_response', 'service_code');
+    const booking = (await ended(mobile)).find((event) => event.last_app_response.startsWith('END Booked'));
+    expect(booking).toMatchObject({ status: 'Success', service_code: '*384*1234#' });
+    expect(booking.hops_count).toBeGreaterThanOrEqual(10);
+    const leftOpen = await eventually('the end of the unanswered session', async () => {
+      const events = await ended(VACCINATOR);
+      return events.length > 0 ? events : undefined;
+    });
+    expect(leftOpen).toEqual([{ status: 'Incomplete', hops_count: 1, last_app_response: expect.stringMatching(/^CON Tika vaccinator\nAIIMS Delhi/), service_code: '*384*1234#' }]);
 
     // 360 px wide: nothing is cut off sideways.
     await page.setViewportSize({ width: 360, height: 800 });

@@ -2,6 +2,7 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createDb } from '../../src/db/knex';
 import { freePort } from '../faults/support/services';
 import { readme, walkthroughBlocks } from '../support/readme';
 import { REPO, startSandboxProcess, type SandboxProcess } from '../support/sandbox-process';
@@ -227,6 +228,18 @@ describe('the terminal simulator', () => {
     const { code, stderr } = await run;
     expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
     expect(seen.match(/✉ SMS to/g)).toHaveLength(1); // printed once, though read every second until quit
+
+    // The operator's end-of-session notice for each: the first ended by our END after 5 hops, the second left open at quit.
+    const db = createDb(env.DATABASE_URL!, { max: 1 });
+    try {
+      const events = await db('ussd_session_events').where({ provider: 'africastalking', phone }).orderBy('received_at').select('status', 'hops_count', 'last_app_response');
+      expect(events).toEqual([
+        { status: 'Success', hops_count: 5, last_app_response: expect.stringMatching(/^END /) },
+        { status: 'Incomplete', hops_count: 1, last_app_response: expect.stringMatching(/^CON टीका सेवा/) },
+      ]);
+    } finally {
+      await db.destroy();
+    }
   }, 90_000);
 
   it('fails a replay at the line that goes wrong, and names it', async () => {

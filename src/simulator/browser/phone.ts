@@ -1,4 +1,4 @@
-import { measureScreen, measureSms, sendSms, sendUssd, type SimulatorSettings, type SimulatorTarget, type UssdScreen } from '../wire';
+import { measureScreen, measureSms, newUssdSession, sendSessionEnded, sendSms, sendUssd, type SessionEnd, type SimulatorSettings, type SimulatorTarget, type UssdScreen, type UssdSession } from '../wire';
 
 export interface PhoneOptions {
   number: string;
@@ -47,7 +47,7 @@ export class Phone {
   private readonly inbox: HTMLOListElement;
   private readonly smsText: HTMLTextAreaElement;
   private readonly smsMeasure: HTMLElement;
-  private session: { id: string; inputs: string[] } | undefined;
+  private session: UssdSession | undefined;
   /** The screen shown is an END (or an error): the next key clears it. */
   private ended = false;
   private busy = false;
@@ -149,7 +149,7 @@ export class Phone {
       if (typed !== this.settings.serviceCode) {
         return this.show({ end: true, text: typed.endsWith('#') ? 'Connection problem or invalid MMI code.' : 'Calls are not simulated: dial the service code.' }, false);
       }
-      this.session = { id: randomId('ATUid_'), inputs: [] };
+      this.session = newUssdSession(randomId('ATUid_'));
     } else {
       this.session.inputs.push(this.entry.value);
     }
@@ -164,14 +164,14 @@ export class Phone {
     this.stopTimer();
     if (session.inputs.length === 0) this.showText('USSD code running…');
     try {
-      const screen = await sendUssd(this.target, session.id, this.options.number, session.inputs);
+      const screen = await sendUssd(this.target, session, this.options.number);
       if (this.session !== session) return undefined; // hung up meanwhile
       this.show(screen, true);
-      if (screen.end) this.session = undefined;
+      if (screen.end) this.endSession({ status: 'Success' });
       else this.startTimer();
       return screen;
     } catch (error) {
-      this.session = undefined;
+      this.endSession({ status: 'Failed', errorMessage: (error as Error).message });
       this.show({ end: true, text: `Connection problem or invalid MMI code.\n(${(error as Error).message})` }, false);
       return undefined;
     } finally {
@@ -180,7 +180,7 @@ export class Phone {
   }
 
   private hangUp(): void {
-    this.session = undefined;
+    this.endSession({ status: 'Incomplete' });
     this.stopTimer();
     this.entry.value = '';
     this.idle();
@@ -197,10 +197,18 @@ export class Phone {
     // Only the countdown on the page: nothing is asked of the server.
     this.ticker = window.setInterval(tick, 1000);
     this.timeout = window.setTimeout(() => {
-      this.session = undefined;
+      this.endSession({ status: 'Incomplete' });
       this.stopTimer();
       this.show({ end: true, text: `Session timed out: the operator closed it after ${this.settings.sessionTimeoutSeconds} s without an answer.` }, false);
     }, this.settings.sessionTimeoutSeconds * 1000);
+  }
+
+  /** The operator's end-of-session notification, as Africa's Talking posts it; the phone does not wait for it. */
+  private endSession(end: SessionEnd): void {
+    const session = this.session;
+    this.session = undefined;
+    if (!session) return;
+    sendSessionEnded(this.target, this.options.number, session, end).catch((error: unknown) => console.warn('end-of-session notification not delivered', error));
   }
 
   private stopTimer(): void {
@@ -241,7 +249,7 @@ export class Phone {
   async switchLanguage(language: Language): Promise<void> {
     if (this.busy) return;
     this.hangUp();
-    this.session = { id: randomId('ATUid_'), inputs: [] };
+    this.session = newUssdSession(randomId('ATUid_'));
     let screen = await this.hop();
     for (let step = 0; screen && !screen.end && step < 4; step++) {
       const choice = optionMatching(screen.text, LANGUAGE_LABELS[language]);
@@ -251,7 +259,10 @@ export class Phone {
       screen = await this.hop();
       if (choice) return; // the main menu, in the language chosen
     }
-    if (screen) this.show({ end: true, text: `${screen.text}\n\n(No language option on this screen.)` }, true);
+    if (!screen) return;
+    if (!screen.end) this.endSession({ status: 'Incomplete' });
+    this.stopTimer();
+    this.show({ end: true, text: `${screen.text}\n\n(No language option on this screen.)` }, true);
   }
 
   private async sendSms(): Promise<void> {
