@@ -65,6 +65,19 @@ export function parseWith<T>(schema: z.ZodType<T>, body: CallbackBody): Parsed<T
   return { ok: false, error: result.error.issues.map((issue) => issue.message).join('; ') };
 }
 
+/**
+ * A provider's callback schemas, built once per default country (a phone field's reading depends on
+ * it) instead of on every callback.
+ */
+export function schemasPerCountry<T>(build: (options: ParseOptions) => T): (options: ParseOptions) => T {
+  const built = new Map<string, T>();
+  return (options) => {
+    let schemas = built.get(options.defaultCountry);
+    if (!schemas) built.set(options.defaultCountry, (schemas = build(options)));
+    return schemas;
+  };
+}
+
 /** Drops absent optional fields so values compare and serialise cleanly. */
 function withoutUndefined<T>(value: T): T {
   if (typeof value !== 'object' || value === null || value instanceof Date) return value;

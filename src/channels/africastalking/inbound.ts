@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { DeliveryReport, InboundSms, InboundUssd, Parsed, StatusMeaning, UssdReply, UssdSessionEnded } from '../../contracts/messages';
-import { optionalPhoneField, optionalTextField, parseUtcDateTime, parseWith, phoneField, quote, requiredTextField, textField } from '../fields';
+import { optionalPhoneField, optionalTextField, parseUtcDateTime, parseWith, phoneField, schemasPerCountry, quote, requiredTextField, textField } from '../fields';
 
 export { parseUtcDateTime } from '../fields';
 import { readStatus, type CallbackBody, type ParseOptions } from '../handler';
@@ -254,24 +254,13 @@ export function parseDeliveryReport(body: FormBody, options: ParseOptions): Pars
   return parseWith(schemasFor(options).deliveryReport, body);
 }
 
-/** Built once per default country, not per callback. */
-const schemasByCountry = new Map<string, ReturnType<typeof buildSchemas>>();
-
 export { type ParseOptions };
 
-function schemasFor(options: ParseOptions) {
-  let schemas = schemasByCountry.get(options.defaultCountry);
-  if (!schemas) schemasByCountry.set(options.defaultCountry, (schemas = buildSchemas(options)));
-  return schemas;
-}
-
-function buildSchemas(options: ParseOptions) {
-  return {
-    ussdHop: ussdHopSchema(options),
-    ussdSessionEnded: ussdSessionEndedSchema(options),
-    incomingSms: incomingSmsSchema(options),
-    deliveryReport: deliveryReportSchema(options),
-  };
-}
+const schemasFor = schemasPerCountry((options) => ({
+  ussdHop: ussdHopSchema(options),
+  ussdSessionEnded: ussdSessionEndedSchema(options),
+  incomingSms: incomingSmsSchema(options),
+  deliveryReport: deliveryReportSchema(options),
+}));
 
 const pick = ({ state, final }: StatusMeaning) => ({ state, final });

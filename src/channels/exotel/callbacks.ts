@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { DeliveryReport, InboundSms, Parsed } from '../../contracts/messages';
-import { optionalPhoneField, optionalTextField, parseUtcDateTime, parseWith, phoneField, quote, requiredTextField, textField } from '../fields';
+import { optionalPhoneField, optionalTextField, parseUtcDateTime, parseWith, phoneField, schemasPerCountry, quote, requiredTextField, textField } from '../fields';
 import type { CallbackBody, ParseOptions } from '../handler';
 import { readDetailedStatus } from './statuses';
 
@@ -83,16 +83,7 @@ function incomingSmsSchema(options: ParseOptions) {
 }
 
 /** Built once per default country, not per callback. */
-const schemasByCountry = new Map<string, { deliveryReport: ReturnType<typeof deliveryReportSchema>; incomingSms: ReturnType<typeof incomingSmsSchema> }>();
-
-function schemasFor(options: ParseOptions) {
-  let schemas = schemasByCountry.get(options.defaultCountry);
-  if (!schemas) {
-    schemas = { deliveryReport: deliveryReportSchema(options), incomingSms: incomingSmsSchema(options) };
-    schemasByCountry.set(options.defaultCountry, schemas);
-  }
-  return schemas;
-}
+const schemasFor = schemasPerCountry((options) => ({ deliveryReport: deliveryReportSchema(options), incomingSms: incomingSmsSchema(options) }));
 
 export function parseDeliveryReport(body: CallbackBody, options: ParseOptions): Parsed<DeliveryReport> {
   return parseWith(schemasFor(options).deliveryReport, body);
