@@ -29,7 +29,7 @@ import { purgeExpired, retentionPeriods, retentionCounts } from './domain/retent
 import { SmsInbox } from './domain/sms-inbox';
 import { VaccinationService } from './domain/vaccination';
 import { adminRouter } from './http/admin';
-import { AdminAuth } from './http/admin-auth';
+import { AdminAuth, LoginAttempts } from './http/admin-auth';
 import { ImportService } from './domain/import';
 import { certificateRouter } from './http/certificates';
 import { devRouter } from './http/dev';
@@ -210,7 +210,7 @@ export async function createApp(config: Config, options: AppOptions = {}) {
   /** Between startWorker's call and its end: a worker process is not ready (nor exporting its queues) before. */
   let workerStarting = false;
   const adminAuth = new AdminAuth(config.ADMIN_TOKEN);
-  const dashboard = { auth: adminAuth, router: queueDashboard([...namedQueues().values()]) };
+  const dashboard = { auth: adminAuth, loginAttempts: new LoginAttempts(redis, config.REDIS_PREFIX), router: queueDashboard([...namedQueues().values()]) };
   const opsParts: Omit<OpsParts, 'serveMetrics' | 'dashboard'> = {
     logger,
     metrics,

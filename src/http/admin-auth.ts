@@ -1,5 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import express, { Router, type Request, type RequestHandler, type Response } from 'express';
+import type Redis from 'ioredis';
 import { deriveKey } from '../domain/codes';
 import { escapeHtml } from './html';
 import { verifyBodyEncoding } from './server';
@@ -7,7 +8,7 @@ import { secretMatcher } from './webhook-auth';
 
 export const ADMIN_COOKIE = 'tika_admin';
 const SESSION_MS = 8 * 3600_000;
-/** Failed logins per client address within the window before every attempt is refused (429). */
+/** Login attempts per client address within the window (none of them right) before every attempt is refused (429). */
 const MAX_FAILURES = 10;
 const FAILURE_WINDOW_MS = 15 * 60_000;
 
@@ -18,6 +19,37 @@ export interface AdminAuthOptions {
 }
 
 /**
+ * Login attempts per client address, counted in Redis: every web process and a restarted one see
+ * the same count, so running N processes does not give a guesser N times the attempts. Each attempt
+ * is counted before its token is checked (parallel guesses cannot slip past the limit); a right
+ * token clears the count. The window starts at the first attempt.
+ */
+export class LoginAttempts {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keyPrefix: string,
+    private readonly windowMs = FAILURE_WINDOW_MS,
+  ) {}
+
+  /** Counts one attempt from `client`; how many there have been in the window, this one included. */
+  async count(client: string): Promise<number> {
+    const key = this.key(client);
+    const results = await this.redis.multi().incr(key).pexpire(key, this.windowMs, 'NX').exec();
+    const [error, count] = results?.[0] ?? [new Error('the attempt was not counted')];
+    if (error) throw error;
+    return Number(count);
+  }
+
+  async clear(client: string): Promise<void> {
+    await this.redis.del(this.key(client));
+  }
+
+  private key(client: string): string {
+    return `${this.keyPrefix}:admin-login:${client}`;
+  }
+}
+
+/**
  * Who may use the admin API and the queue dashboard: a request with `Authorization: Bearer
  * <ADMIN_TOKEN>`, or a browser holding the session cookie that POST /admin/login sets. The cookie
  * holds only an expiry and its HMAC (keyed from the token), so rotating ADMIN_TOKEN ends every session.
@@ -25,7 +57,6 @@ export interface AdminAuthOptions {
 export class AdminAuth {
   private readonly tokenMatches: (given: string) => boolean;
   private readonly key: Buffer;
-  private readonly failures = new Map<string, { count: number; since: number }>();
   private readonly now: () => number;
 
   constructor(adminToken: string, private readonly options: AdminAuthOptions = {}) {
@@ -69,21 +100,27 @@ export class AdminAuth {
   }
 
   /** GET and POST /admin/login, POST /admin/logout. Mount at /admin before anything that requires a session. */
-  router(): Router {
+  router(attempts: LoginAttempts): Router {
     const router = Router();
     const form = express.urlencoded({ extended: false, limit: '4kb', verify: verifyBodyEncoding });
     router.get('/login', (req, res) => page(res, 200, loginPage(returnPath(req.query.next))));
     router.post('/login', form, async (req, res) => {
       const client = req.ip ?? 'unknown';
       const back = returnPath(req.body?.next);
-      if (this.tooManyFailures(client)) return page(res.set('Retry-After', String(FAILURE_WINDOW_MS / 1000)), 429, loginPage(back, 'Too many wrong tokens from this address: wait 15 minutes.'));
+      let count: number;
+      try {
+        count = await attempts.count(client);
+      } catch {
+        // Fail closed: without the count a guesser would have no limit. The Bearer token still works.
+        return page(res.set('Retry-After', '30'), 503, loginPage(back, 'Logging in is unavailable for a moment (the attempt could not be counted): try again shortly.'));
+      }
+      if (count > MAX_FAILURES) return page(res.set('Retry-After', String(FAILURE_WINDOW_MS / 1000)), 429, loginPage(back, 'Too many wrong tokens from this address: wait 15 minutes.'));
       const token = typeof req.body?.token === 'string' ? req.body.token : '';
       if (!token || !this.tokenMatches(token)) {
-        this.recordFailure(client);
         await new Promise((resolve) => setTimeout(resolve, this.options.failureDelayMs ?? 1000));
         return page(res, 401, loginPage(back, 'That is not the admin token.'));
       }
-      this.failures.delete(client);
+      await attempts.clear(client).catch(() => undefined); // the window ends it anyway
       const session = this.issue();
       res.cookie(ADMIN_COOKIE, session.value, { httpOnly: true, sameSite: 'strict', secure: req.secure, path: '/admin', expires: session.expires });
       res.redirect(303, back ?? DEFAULT_PAGE);
@@ -107,16 +144,6 @@ export class AdminAuth {
     return given.length === expected.length && timingSafeEqual(given, expected) && Number(match[1]) > this.now();
   }
 
-  private tooManyFailures(client: string): boolean {
-    const entry = this.failures.get(client);
-    if (entry && this.now() - entry.since > FAILURE_WINDOW_MS) this.failures.delete(client);
-    return (this.failures.get(client)?.count ?? 0) >= MAX_FAILURES;
-  }
-
-  private recordFailure(client: string): void {
-    const entry = this.failures.get(client) ?? { count: 0, since: this.now() };
-    this.failures.set(client, { ...entry, count: entry.count + 1 });
-  }
 }
 
 function cookieNamed(req: Request, name: string): string | undefined {

@@ -1,7 +1,7 @@
 import { Router, type RequestHandler } from 'express';
 import type { Logger } from '../logger';
 import type { Metrics } from '../metrics';
-import type { AdminAuth } from './admin-auth';
+import type { AdminAuth, LoginAttempts } from './admin-auth';
 import { DASHBOARD_PATH } from './queue-dashboard';
 
 /** Resolves when the dependency is usable; a string is what is wrong (rejecting means it is down). */
@@ -18,7 +18,7 @@ export interface OpsParts {
   /** Serve GET /metrics here (false on a public port when METRICS_HOST puts it elsewhere). */
   serveMetrics: boolean;
   /** The admin login and the queue dashboard behind it, when served here. */
-  dashboard?: { auth: AdminAuth; router: Router };
+  dashboard?: { auth: AdminAuth; loginAttempts: LoginAttempts; router: Router };
 }
 
 /** GET /healthz (alive), GET /readyz (dependencies), and where configured /metrics and the dashboard. */
@@ -32,7 +32,7 @@ export function opsRouter(parts: OpsParts): Router {
     });
   }
   if (parts.dashboard) {
-    router.use('/admin', parts.dashboard.auth.router());
+    router.use('/admin', parts.dashboard.auth.router(parts.dashboard.loginAttempts));
     router.use(DASHBOARD_PATH, parts.dashboard.auth.requireForBrowser(), parts.dashboard.router);
   }
   return router;
