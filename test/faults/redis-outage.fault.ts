@@ -1,3 +1,4 @@
+import { TEST_ADMIN_TOKEN } from '../support/app';
 import { hopFigures, inPool, postIncomingSms, printFigures, seedCallers, UssdLoad, waitForAllCodeSms } from './support/load';
 import { sleep, withStack, type Stack } from './support/scenario';
 import { waitFor } from './support/services';
@@ -49,6 +50,8 @@ async function outage(stack: Stack, kind: 'stopped' | 'frozen', series: string) 
     smsStatuses.push(await postIncomingSms(product.baseUrl, from, 'HELP', `ATXid_fault_${kind}_${i}`));
     await sleep(OUTAGE_MS / INCOMING_SMS / 2);
   }
+  // The admin login counts attempts in Redis: without it, the form refuses rather than allow unlimited guesses.
+  const loginDuringOutage = await adminLogin(product.baseUrl);
   await sleep(Math.max(0, down + OUTAGE_MS - Date.now()));
   if (kind === 'stopped') await redis.start();
   else redis.thaw();
@@ -57,6 +60,7 @@ async function outage(stack: Stack, kind: 'stopped' | 'frozen', series: string) 
   await bookings;
   browsing = false;
   await browsers;
+  const loginAfterOutage = await adminLogin(product.baseUrl);
 
   const { check, doneAt } = await waitForAllCodeSms(db, at, SMS_WITHIN_MS - (Date.now() - back));
   await waitFor('a reply to every incoming SMS', async () => smsSenders.every((from) => at.sent.some((s) => s.to === from)), 30_000).catch(() => undefined);
@@ -89,6 +93,7 @@ async function outage(stack: Stack, kind: 'stopped' | 'frozen', series: string) 
     'incoming SMS during the outage': INCOMING_SMS,
     'incoming SMS answered 200': smsStatuses.filter((s) => s === 200).length,
     'replies sent once / missing / doubled': `${replies.filter((n) => n === 1).length} / ${replies.filter((n) => n === 0).length} / ${replies.filter((n) => n > 1).length}`,
+    'admin login during / after the outage (HTTP status)': `${loginDuringOutage} / ${loginAfterOutage}`,
     'structured redis error lines': redisErrorLines,
     'unstructured [ioredis] lines': unstructured,
   });
@@ -102,6 +107,24 @@ async function outage(stack: Stack, kind: 'stopped' | 'frozen', series: string) 
   expect(unstructured).toBe(0);
   expect(smsStatuses).toEqual(smsSenders.map(() => 200));
   expect(replies).toEqual(smsSenders.map(() => 1));
+  expect([loginDuringOutage, loginAfterOutage]).toEqual([503, 303]);
+}
+
+/** The right admin token at the login form: 303 (logged in), 503 (attempts cannot be counted), 0 (no answer). */
+async function adminLogin(baseUrl: string): Promise<number> {
+  try {
+    const response = await fetch(`${baseUrl}/admin/login`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ token: TEST_ADMIN_TOKEN }).toString(),
+      signal: AbortSignal.timeout(8000),
+    });
+    await response.text();
+    return response.status;
+  } catch {
+    return 0;
+  }
 }
 
 it('Redis stopped 10 s (no persistence): no 5xx, every hop answered within 6 s, every code SMS once within 90 s', async () => {
