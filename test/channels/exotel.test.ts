@@ -251,6 +251,7 @@ const formOf = (sms: OutgoingSms, templateId: string, unicode = false) => ({
   ...(unicode ? { EncodingType: 'unicode' } : {}),
   DltEntityId: ENTITY,
   DltTemplateId: templateId,
+  SmsType: 'transactional',
   StatusCallback: STATUS_CALLBACK,
 });
 const requestOf = (sms: OutgoingSms, templateId: string, unicode = false) => ({

@@ -12,12 +12,16 @@ export interface FakeExotelRequest {
   form: Record<string, string>;
 }
 
+/** Exotel's documented values of the optional SmsType parameter. */
+const SMS_TYPES = ['transactional', 'transactional_opt_in', 'promotional'];
+
 export interface FakeExotelSentSms {
   from: string;
   to: string;
   body: string;
   dltEntityId?: string;
   dltTemplateId?: string;
+  smsType?: string;
   encodingType?: string;
   statusCallback?: string;
   sid: string;
@@ -65,6 +69,9 @@ export async function startFakeExotel(account: FakeExotelAccount): Promise<FakeE
       return void restException(res, 401, 'Authentication failed. Invalid API Key or Token.', 'UNAUTHORIZED');
     }
 
+    if (form.SmsType !== undefined && !SMS_TYPES.includes(form.SmsType)) {
+      return void restException(res, 400, `Invalid SmsType '${form.SmsType}': transactional, transactional_opt_in or promotional`, 'BAD_REQUEST');
+    }
     const response = scripted.shift() ?? successFor(account.sid, form);
     if ('hang' in response) return;
     if (response.json !== undefined) {
@@ -80,6 +87,7 @@ export async function startFakeExotel(account: FakeExotelAccount): Promise<FakeE
         body: form.Body ?? '',
         dltEntityId: form.DltEntityId,
         dltTemplateId: form.DltTemplateId,
+        smsType: form.SmsType,
         encodingType: form.EncodingType,
         statusCallback: form.StatusCallback,
         sid,

@@ -73,6 +73,9 @@ export class ExotelSms implements SmsSender {
     if (encodingOf(sms.message) === 'UCS-2') form.set('EncodingType', 'unicode');
     form.set('DltEntityId', this.options.dltEntityId);
     form.set('DltTemplateId', template.templateId);
+    // Every Tika SMS answers the citizen's or vaccinator's own action: DLT's "service implicit", which
+    // Exotel sends as `transactional`. Saying so spares adding each template on Exotel's dashboard.
+    form.set('SmsType', 'transactional');
     form.set('StatusCallback', this.options.statusCallbackUrl);
 
     const { timeoutMs } = this.options;
