@@ -2,7 +2,7 @@
  * Issue 11, part 3: outbox → provider beside a bare BullMQ no-op queue on the same Redis, in the same run.
  *
  * - The yardstick: N jobs added to a queue of its own, then a Worker with the SMS worker's
- *   concurrency (8) doing nothing; jobs/s from the worker's start to the last completed.
+ *   concurrency (SMS_SEND_CONCURRENCY, default 8) doing nothing; jobs/s from the worker's start to the last completed.
  * - Sandbox: part 1's "code SMS queue → sandbox (drain)" row (or, without part 1, the same run here).
  * - Africa's Talking: a second app (its own database `<bench db>_at` and Redis prefix `<prefix>at`,
  *   so its relay and the first app's never take each other's rows) with SMS_PROVIDER=africastalking
@@ -19,12 +19,10 @@ import { createApp, type App } from '../src/app';
 import { loadConfig } from '../src/config';
 import { queueConnection, queuePrefix } from '../src/queue/connection';
 import type { FakeAtReply, FakeAtRequest } from './fake-africastalking-process';
-import { bookAll, compare, createSessions, errorsIn, latencyRow, pct, registerMembers, resetDatabase, sleep, sortNumbers, until, waitForOutboxSettled, type PartContext, type PartResult, type PartRow } from './parts';
+import { bookAll, compare, createSessions, errorsIn, latencyRow, pct, registerMembers, resetDatabase, sleep, SMS_WORKER_CONCURRENCY, sortNumbers, until, waitForOutboxSettled, type PartContext, type PartResult, type PartRow } from './parts';
 
 /** Issue 11, part 3: ≥ 0.4× the bare queue; commit → provider p99 < 1 s at 200 bookings/s. */
 export const OUTBOUND_TARGETS = { vsBareQueue: 0.4, p99Ms: 1000, bookingsPerSecond: 200 } as const;
-/** The SMS worker's concurrency, fixed in src/app.ts (startSmsWorker). */
-const SMS_WORKER_CONCURRENCY = 8;
 const SESSIONS = 4;
 
 export async function benchOutbound(ctx: PartContext): Promise<PartResult> {
@@ -46,7 +44,7 @@ export async function benchOutbound(ctx: PartContext): Promise<PartResult> {
     const members = await registerMembers(app, '9140', n);
     const drain = await drainThrough(ctx, app, members, sessionIds, 'sandbox', (phones) => sandboxArrivals(app, phones));
     if (drain) {
-      sandboxDrain = drainRow('code SMS queue → sandbox (drain)', drain.seconds, n, 'backlog of relayed jobs; worker concurrency 8');
+      sandboxDrain = drainRow('code SMS queue → sandbox (drain)', drain.seconds, n, `backlog of relayed jobs; worker concurrency ${SMS_WORKER_CONCURRENCY}`);
       rows.push(sandboxDrain);
     }
   }
@@ -64,7 +62,7 @@ export async function benchOutbound(ctx: PartContext): Promise<PartResult> {
     const paced = await registerMembers(atApp, '9170', pacedCount);
     const arrivals = (phones: string[]) => fake.arrivals(phones);
     const drain = await drainThrough(ctx, atApp, members, atSessions, 'africastalking', arrivals);
-    const drainAt = drain && drainRow("code SMS queue → fake Africa's Talking (drain)", drain.seconds, n, 'backlog of relayed jobs; worker concurrency 8; HTTP to the fake in its own process');
+    const drainAt = drain && drainRow("code SMS queue → fake Africa's Talking (drain)", drain.seconds, n, `backlog of relayed jobs; worker concurrency ${SMS_WORKER_CONCURRENCY}; HTTP to the fake in its own process`);
     log(`outbound: ${pacedCount} bookings at ${OUTBOUND_TARGETS.bookingsPerSecond}/s, code SMS to the fake Africa's Talking`);
     const pacedAt = await pacedLatency(ctx, atApp, paced, atSessions, arrivals, "fake Africa's Talking");
     return { drainAt, pacedAt };

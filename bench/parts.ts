@@ -5,6 +5,7 @@
  * It also holds the small helpers every bench file uses (inParallel, until, pct, intEnv, resetDatabase).
  */
 import type { App } from '../src/app';
+import { DEFAULT_SMS_SEND_CONCURRENCY } from '../src/config';
 import { createDb, ensureDatabase, migrateLatest } from '../src/db/knex';
 import { addDays, dayIn } from '../src/domain/dates';
 import { MAX_SESSION_CAPACITY } from '../src/domain/programme';
@@ -289,6 +290,9 @@ export const intEnv = (name: string, fallback: number) => {
   if (!Number.isInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer`);
   return value;
 };
+
+/** The SMS worker's concurrency the bench runs Tika with (SMS_SEND_CONCURRENCY); the bare queue runs at the same. */
+export const SMS_WORKER_CONCURRENCY = intEnv('SMS_SEND_CONCURRENCY', DEFAULT_SMS_SEND_CONCURRENCY);
 
 /** The bench's database, created if missing, migrated, every table emptied. */
 export async function resetDatabase(databaseUrl: string): Promise<void> {

@@ -28,7 +28,7 @@ import type { Db } from '../src/db/knex';
 import { setLanguage } from '../src/domain/accounts';
 import { addDays, dayIn } from '../src/domain/dates';
 import { MAX_SESSION_CAPACITY } from '../src/domain/programme';
-import { ALL_PARTS, benchParts, inParallel, intEnv, pct, printPartComparisons, resetDatabase, runParts, until, type PartComparison, type PartRow } from './parts';
+import { ALL_PARTS, benchParts, inParallel, intEnv, pct, printPartComparisons, resetDatabase, runParts, SMS_WORKER_CONCURRENCY, until, type PartComparison, type PartRow } from './parts';
 import { UNIQUE_TOKEN, type LoadJob, type LoadMessage, type LoadOutcome, type LoadReply } from './load';
 import { YARDSTICK_KINDS, YARDSTICK_SCREENS, type YardstickKind, type YardstickMessage } from './yardsticks';
 
@@ -116,6 +116,7 @@ async function main(): Promise<number> {
     WEBHOOK_SECRET,
     USSD_SERVICE_CODE: SERVICE_CODE,
     SMS_SEND_RATE_PER_SECOND: String(SMS_RATE),
+    SMS_SEND_CONCURRENCY: String(SMS_WORKER_CONCURRENCY),
     DATA_DIR: join(tmpdir(), 'tika-bench-data'),
   };
   const config = loadConfig(configEnv);
@@ -427,7 +428,7 @@ async function benchBookingAndSms(app: App, seed: Seed, rows: Row[], raw: Record
       bad: 0,
       count: backlog.length,
       seconds,
-      note: 'backlog of relayed jobs; worker concurrency 8',
+      note: `backlog of relayed jobs; worker concurrency ${SMS_WORKER_CONCURRENCY}`,
     });
   }
 

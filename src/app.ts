@@ -364,7 +364,7 @@ export async function createApp(config: Config, options: AppOptions = {}) {
         startSmsWorker(
           bullConnection,
           { outbound, provider: lane.sender, catalogue, logger, metrics },
-          { prefix: config.REDIS_PREFIX, concurrency: 8, ratePerSecond: lane.ratePerSecond, accountHoldMs: config.SMS_ACCOUNT_HOLD_MS, lockMs: config.QUEUE_LOCK_MS },
+          { prefix: config.REDIS_PREFIX, concurrency: config.SMS_SEND_CONCURRENCY, ratePerSecond: lane.ratePerSecond, accountHoldMs: config.SMS_ACCOUNT_HOLD_MS, lockMs: config.QUEUE_LOCK_MS },
         ),
       );
       await Promise.all(workers.map((worker) => worker.waitUntilReady()));

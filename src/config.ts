@@ -26,6 +26,9 @@ const DISTINCT_SECRETS = [...SECRET_NAMES, ...CHANNELS.flatMap((channel) => chan
 
 export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/tika';
 
+/** Sends in flight per provider queue in a worker process, unless SMS_SEND_CONCURRENCY says otherwise. */
+export const DEFAULT_SMS_SEND_CONCURRENCY = 8;
+
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 
 /** Days kept; a period shorter than a rule needs is refused with the rule. */
@@ -64,6 +67,11 @@ const schema = z
     ALLOW_SANDBOX_IN_PRODUCTION: z.enum(['true', 'false']).default('false'),
     /** Per provider unless its own variable (AT_SEND_RATE_PER_SECOND, ...) says otherwise: each provider has its own queue. */
     SMS_SEND_RATE_PER_SECOND: positiveInt(200),
+    /**
+     * Sends in flight at once per provider queue in each worker process. Each holds a database
+     * connection for its claim and its outcome, not for the provider's answer: up to DB_POOL_MAX or so pays.
+     */
+    SMS_SEND_CONCURRENCY: z.coerce.number().int().min(1).max(500).default(DEFAULT_SMS_SEND_CONCURRENCY),
     SMS_MAX_ATTEMPTS: positiveInt(8),
     /** How long the SMS queue waits after the provider says our account cannot send (no balance, bad key). */
     SMS_ACCOUNT_HOLD_MS: positiveInt(60_000),

@@ -158,6 +158,9 @@ describe('SMS_ROUTES and the settings of each routed provider', () => {
     ['AT_SEND_RATE_PER_SECOND negative', { ...TEST, ...AT_KEY, SMS_ROUTES: KENYA_BY_AT, AT_SEND_RATE_PER_SECOND: '-5' }, ['AT_SEND_RATE_PER_SECOND']],
     ['AT_SEND_RATE_PER_SECOND not whole', { ...TEST, ...AT_KEY, SMS_ROUTES: KENYA_BY_AT, AT_SEND_RATE_PER_SECOND: '2.5' }, ['AT_SEND_RATE_PER_SECOND']],
     ['SMS_SEND_RATE_PER_SECOND not a number', { ...TEST, ...AT_KEY, SMS_ROUTES: KENYA_BY_AT, SMS_SEND_RATE_PER_SECOND: 'fast' }, ['SMS_SEND_RATE_PER_SECOND']],
+    ['SMS_SEND_CONCURRENCY zero', { ...TEST, SMS_SEND_CONCURRENCY: '0' }, ['SMS_SEND_CONCURRENCY']],
+    ['SMS_SEND_CONCURRENCY above 500', { ...TEST, SMS_SEND_CONCURRENCY: '501' }, ['SMS_SEND_CONCURRENCY']],
+    ['SMS_SEND_CONCURRENCY 64', { ...TEST, SMS_SEND_CONCURRENCY: '64' }, 'starts'],
   ])('%s', (_label, env, expected) => {
     expect(outcome(env)).toEqual(expected);
   });
