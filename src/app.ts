@@ -210,8 +210,9 @@ export async function createApp(config: Config, options: AppOptions = {}) {
   /** Between startWorker's call and its end: a worker process is not ready (nor exporting its queues) before. */
   let workerStarting = false;
   const adminAuth = new AdminAuth(config.ADMIN_TOKEN);
-  const dashboard = { auth: adminAuth, loginAttempts: new LoginAttempts(redis, config.REDIS_PREFIX), router: queueDashboard([...namedQueues().values()]) };
-  const opsParts: Omit<OpsParts, 'serveMetrics' | 'dashboard'> = {
+  const login = { auth: adminAuth, attempts: new LoginAttempts(redis, config.REDIS_PREFIX) };
+  const dashboard = queueDashboard([...namedQueues().values()]);
+  const opsParts: Omit<OpsParts, 'serveMetrics' | 'login' | 'dashboard'> = {
     logger,
     metrics,
     checkTimeoutMs: READINESS_CHECK_MS,
@@ -227,7 +228,7 @@ export async function createApp(config: Config, options: AppOptions = {}) {
       },
     },
   };
-  /** With METRICS_HOST set, /metrics and the dashboard are on the internal address only. */
+  /** With METRICS_HOST set, /metrics and the dashboard are on the internal address only (the login form on both). */
   const internalOnly = Boolean(config.METRICS_HOST);
   const webhooks = channelWebhooks(CHANNELS, { db, ussd, inbox, outbound, logger, webhookSecret: config.WEBHOOK_SECRET, metrics, defaultCountry: config.DEFAULT_COUNTRY });
   const simulator = simulatorRoutes({
@@ -256,7 +257,8 @@ export async function createApp(config: Config, options: AppOptions = {}) {
     metrics,
     webhooks,
     routers,
-    ops: opsRouter({ ...opsParts, serveMetrics: !internalOnly, ...(internalOnly ? {} : { dashboard }) }),
+    // The login form on the public port always: /admin/docs (and the simulator outside a development sandbox) send browsers to it.
+    ops: opsRouter({ ...opsParts, serveMetrics: !internalOnly, login, ...(internalOnly ? {} : { dashboard }) }),
     health: async () => ({
       // The reason goes to the log, not to whoever asks.
       database: await db.raw('SELECT 1').then(
@@ -332,7 +334,7 @@ export async function createApp(config: Config, options: AppOptions = {}) {
      * queue dashboard. A worker-only process serves it without the dashboard.
      */
     async listenInternal(port: number, host: string, withDashboard: boolean): Promise<Server> {
-      const internal = createHttpApp({ logger, metrics, routers: {}, ops: opsRouter({ ...opsParts, serveMetrics: true, ...(withDashboard ? { dashboard } : {}) }) });
+      const internal = createHttpApp({ logger, metrics, routers: {}, ops: opsRouter({ ...opsParts, serveMetrics: true, ...(withDashboard ? { login, dashboard } : {}) }) });
       internalServer = await listenOn(internal, port, host);
       return internalServer;
     },

@@ -17,8 +17,10 @@ export interface OpsParts {
   stopping: () => boolean;
   /** Serve GET /metrics here (false on a public port when METRICS_HOST puts it elsewhere). */
   serveMetrics: boolean;
-  /** The admin login and the queue dashboard behind it, when served here. */
-  dashboard?: { auth: AdminAuth; loginAttempts: LoginAttempts; router: Router };
+  /** The admin login form: wherever a browser page behind it is served (the API reference, the simulator, the dashboard). */
+  login?: { auth: AdminAuth; attempts: LoginAttempts };
+  /** The queue dashboard, behind the login, when served here. */
+  dashboard?: Router;
 }
 
 /** GET /healthz (alive), GET /readyz (dependencies), and where configured /metrics and the dashboard. */
@@ -31,10 +33,8 @@ export function opsRouter(parts: OpsParts): Router {
       res.type(parts.metrics.registry.contentType).send(await parts.metrics.registry.metrics());
     });
   }
-  if (parts.dashboard) {
-    router.use('/admin', parts.dashboard.auth.router(parts.dashboard.loginAttempts));
-    router.use(DASHBOARD_PATH, parts.dashboard.auth.requireForBrowser(), parts.dashboard.router);
-  }
+  if (parts.login) router.use('/admin', parts.login.auth.router(parts.login.attempts));
+  if (parts.login && parts.dashboard) router.use(DASHBOARD_PATH, parts.login.auth.requireForBrowser(), parts.dashboard);
   return router;
 }
 

@@ -96,7 +96,7 @@ describe('metrics by process kind', () => {
     }
   });
 
-  it('METRICS_HOST: /metrics and the dashboard are on the internal port only', async () => {
+  it('METRICS_HOST: /metrics and the dashboard are on the internal port only; the login form on both', async () => {
     const t = await startTestApp({ METRICS_HOST: '127.0.0.1' }, { internal: { dashboard: true } });
     try {
       expect((await fetch(`${t.baseUrl}/metrics`)).status).toBe(404);
@@ -109,6 +109,19 @@ describe('metrics by process kind', () => {
       const page = await fetch(`${internal}/admin/queues`, { redirect: 'manual' });
       expect([page.status, page.headers.get('location')]).toEqual([303, '/admin/login']);
       expect((await fetch(`${internal}/admin/centres`, { headers: bearer })).status).toBe(404);
+
+      // The public port's browser pages (the API reference here) still have their login form.
+      const docs = await fetch(`${t.baseUrl}/admin/docs`, { redirect: 'manual', headers: { accept: 'text/html' } });
+      expect([docs.status, docs.headers.get('location')]).toEqual([303, '/admin/login?next=%2Fadmin%2Fdocs']);
+      const login = await fetch(`${t.baseUrl}/admin/login`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ token: TEST_ADMIN_TOKEN, next: '/admin/docs' }).toString(),
+      });
+      expect([login.status, login.headers.get('location')]).toEqual([303, '/admin/docs']);
+      const cookie = /^(tika_admin=[^;]+)/.exec(login.headers.get('set-cookie') ?? '')![1]!;
+      expect((await fetch(`${t.baseUrl}/admin/docs`, { headers: { cookie, accept: 'text/html' } })).status).toBe(200);
     } finally {
       await t.close();
     }
