@@ -331,7 +331,7 @@ describe('the vaccinator USSD menu', () => {
   it('lets a registered vaccinator confirm by USSD: mobile, beneficiary, code', async () => {
     const { vaccinator, phone, code, appointment, centre } = await bookedCitizen();
     const session = `ATUid_vax_${appointment.id}`;
-    expect((await t.ussd(session, vaccinator.phone, '')).body).toBe(`CON Tika vaccinator\n${centre.name}\n1 Confirm a vaccination`);
+    expect((await t.ussd(session, vaccinator.phone, '')).body).toBe(`CON Tika vaccinator\n${centre.name}\n1 Confirm a vaccination\n2 Language`);
     expect((await t.ussd(session, vaccinator.phone, '1')).body).toMatch(/^CON Enter the citizen's mobile or booking ref:/);
     expect((await t.ussd(session, vaccinator.phone, `1*${phone.slice(3)}`)).body).toMatch(/^CON Booked today:\n1 Citizen \w+ dose 1/);
     expect((await t.ussd(session, vaccinator.phone, `1*${phone.slice(3)}*1`)).body).toMatch(/^CON Ask for the 4-digit security code/);
@@ -353,6 +353,20 @@ describe('the vaccinator USSD menu', () => {
       { channel: 'ussd', outcome: 'wrong_code' },
       { channel: 'ussd', outcome: 'accepted' },
     ]);
+  });
+
+  it('lets a vaccinator choose Hindi on the menu: the menu and the SMS answers to VAX are then in Hindi', async () => {
+    const { vaccinator, phone, code, centre } = await bookedCitizen();
+    const session = `ATUid_vax_hindi_${vaccinator.id}`;
+    await t.ussd(session, vaccinator.phone, '');
+    expect((await t.ussd(session, vaccinator.phone, '2')).body).toBe('CON Choose language / भाषा चुनें\n1 English\n2 हिन्दी\n0 Back');
+    expect((await t.ussd(session, vaccinator.phone, '2*2')).body).toBe(`CON टीका वैक्सीनेटर\n${centre.name}\n1 टीकाकरण पक्का करें\n2 भाषा / Language`);
+    expect((await t.ussd(`${session}_again`, vaccinator.phone, '')).body).toMatch(/^CON टीका वैक्सीनेटर\n/);
+
+    await t.incomingSms(vaccinator.phone, `VAX ${phone} ${code}`);
+    expect(await replyTo(vaccinator.phone)).toMatch(/^टीका: सफल। Citizen \w+, डोज 1, Covishield, Ref [A-Z2-9]{8}। टीकाकरण दर्ज हुआ।$/);
+    // The citizen's own language is the citizen's: still English.
+    expect(await replyTo(phone)).toMatch(/^Tika: Citizen \w+ vaccinated \(dose 1\)/);
   });
 });
 

@@ -25,7 +25,6 @@ async function start(): Promise<void> {
     const phone = new Phone(template, settings, target, {
       number,
       role: role ?? (vaccinator ? `Vaccinator (${vaccinator.name}, ${vaccinator.centre})` : `Phone ${numbers.size}`),
-      vaccinator: vaccinator !== undefined,
     });
     phones.append(phone.element);
     phone.connect();

@@ -3,8 +3,6 @@ import { measureScreen, measureSms, newUssdSession, sendSessionEnded, sendSms, s
 export interface PhoneOptions {
   number: string;
   role: string;
-  /** A vaccinator's phone gets the vaccinator menu, which has no language option. */
-  vaccinator: boolean;
 }
 
 type Language = 'en' | 'hi';
@@ -93,10 +91,6 @@ export class Phone {
 
     const languageChoice = find<HTMLSelectElement>('.language-choice');
     const languageSwitch = find<HTMLButtonElement>('.language-switch');
-    if (options.vaccinator) {
-      languageChoice.disabled = languageSwitch.disabled = true;
-      languageSwitch.title = 'The vaccinator menu has no language option';
-    }
     languageSwitch.addEventListener('click', () => void this.switchLanguage(languageChoice.value as Language));
 
     const composer = find<HTMLFormElement>('.composer');
