@@ -42,6 +42,7 @@ export function createLogger(level: string, destination?: pino.DestinationStream
       level,
       base: { service: 'tika' },
       redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+      hooks: { streamWrite: maskPhonesInLine },
       formatters: {
         log(object) {
           return maskPhoneFields(object);
@@ -50,6 +51,18 @@ export function createLogger(level: string, destination?: pino.DestinationStream
     },
     destination,
   );
+}
+
+/** A number in international form anywhere in a log line: in a message, an error's detail, a nested field. */
+const INTERNATIONAL_NUMBER = /\+\d{7,15}(?!\d)/g;
+
+/**
+ * The last word on phone numbers, over the whole written line: PostgreSQL's "Key (phone)=(+91…)
+ * already exists", a message that names a recipient, a field nested in an object. Fields are masked
+ * by name before this (they also catch national forms); this catches the international form anywhere.
+ */
+export function maskPhonesInLine(line: string): string {
+  return line.replace(INTERNATIONAL_NUMBER, maskPhone);
 }
 
 const PHONE_FIELDS = new Set(['phone', 'phoneNumber', 'from', 'to', 'number', 'msisdn']);

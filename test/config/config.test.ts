@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { Writable } from 'node:stream';
 import { ConfigError, loadConfig } from '../../src/config';
-import { createLogger, maskPhone, redactUrl } from '../../src/logger';
+import { createLogger, maskPhone, maskPhonesInLine, redactUrl } from '../../src/logger';
 
 const SECRETS = {
   WEBHOOK_SECRET: 'w'.repeat(16),
@@ -199,6 +199,23 @@ describe('logging', () => {
     expect(line).not.toContain('topsecret');
     expect(line).toContain(maskPhone('+919876543210'));
     expect(maskPhone('+919876543210')).toBe('+91********10');
+  });
+
+  it('masks a number in international form anywhere in a line: an error detail, a nested field, a message', () => {
+    const lines: string[] = [];
+    const logger = createLogger('debug', new Writable({ write: (chunk, _e, done) => (lines.push(String(chunk)), done()) }));
+    const duplicate = Object.assign(new Error('duplicate key value violates unique constraint'), { detail: 'Key (phone)=(+919812345678) already exists.' });
+    logger.error({ err: duplicate }, 'insert failed');
+    logger.info({ sms: { to: '+254711000111' }, attempt: 1 }, 'nested');
+    logger.warn('no answer from +919812345678 after 3 tries');
+    const text = lines.join('');
+    expect(text).not.toMatch(/9812345678|711000111|12345678/);
+    expect(text).toContain('Key (phone)=(+91********78) already exists.');
+    expect(text).toContain('"to":"+25********11"');
+    expect(text).toContain('no answer from +91********78 after 3 tries');
+    // Not a phone: times, ids, durations and short +N offsets are left alone.
+    const plain = maskPhonesInLine('{"time":1795909341856,"id":123456789,"ms":1500,"at":"2026-11-28T23:00:00+05:30"}');
+    expect(plain).toBe('{"time":1795909341856,"id":123456789,"ms":1500,"at":"2026-11-28T23:00:00+05:30"}');
   });
 
   // Finding 5: the query is parsed (names decoded, [] suffixes ignored), not pattern-matched as raw text.
