@@ -24,6 +24,8 @@ export interface SimulatorOptions {
   waitMs: number;
   /** Between two reads of the outbox; never under 1 s. */
   pollMs: number;
+  /** A screen left unanswered this long is closed, as an operator closes it (0: never). */
+  sessionTimeoutMs: number;
   color: boolean;
 }
 
@@ -199,6 +201,7 @@ export class TerminalPhone {
   /** Screens shown over the limit of their encoding: a bug in a flow (invariant 8), so a replay fails. */
   screensOverLimit = 0;
   private session: UssdSession | null = null;
+  private idle: NodeJS.Timeout | undefined;
   private readonly inbox: SandboxInbox;
   private outboxAvailable = false;
 
@@ -280,6 +283,26 @@ export class TerminalPhone {
     await this.hop();
   }
 
+  /** The operator's clock: started at each CON screen, stopped by the next hop or the session's end. */
+  private startIdleClock(): void {
+    this.stopIdleClock();
+    const timeoutMs = this.options.sessionTimeoutMs;
+    if (!timeoutMs || !this.session) return;
+    const session = this.session;
+    this.idle = setTimeout(() => {
+      if (this.session !== session) return;
+      const ended = this.endSession({ status: 'Incomplete' }); // no session from here on: the prompt says dial
+      this.print(`└─ session timed out: the operator closed it after ${timeoutMs / 1000} s without an answer`);
+      void ended;
+    }, timeoutMs);
+    this.idle.unref();
+  }
+
+  private stopIdleClock(): void {
+    clearTimeout(this.idle);
+    this.idle = undefined;
+  }
+
   private async answer(input: string, options: RunStepOptions): Promise<void> {
     if (options.echo) this.print(`> ${input}`);
     this.session!.inputs.push(input);
@@ -294,6 +317,7 @@ export class TerminalPhone {
 
   private async hop(): Promise<void> {
     const session = this.session!;
+    this.stopIdleClock();
     let screen: UssdScreen;
     try {
       screen = await sendUssd(this.options.target, session, this.options.phone);
@@ -304,6 +328,7 @@ export class TerminalPhone {
     if (measure.over) this.screensOverLimit++;
     this.print(renderScreen(screen, measure, this.options.color));
     if (screen.end) await this.endSession({ status: 'Success' });
+    else this.startIdleClock();
   }
 
   /**
@@ -313,6 +338,7 @@ export class TerminalPhone {
   private async endSession(end: SessionEnd): Promise<void> {
     const session = this.session;
     this.session = null;
+    this.stopIdleClock();
     if (!session) return;
     try {
       await sendSessionEnded(this.options.target, this.options.phone, session, end);
@@ -398,10 +424,14 @@ export function renderSms(sms: OutboxMessage): string {
 export async function runInteractive(options: SimulatorOptions, input: Readable & { isTTY?: boolean }, output: Writable & { isTTY?: boolean }): Promise<number> {
   const tty = Boolean(input.isTTY && output.isTTY);
   let prompting = false;
+  const promptText = () => (phone.inSession ? 'reply> ' : `dial ${options.target.serviceCode} (Enter)> `);
   const print = (text: string) => {
     if (tty && prompting) output.write('\r\u001b[K');
     output.write(`${text}\n`);
-    if (tty && prompting) rl.prompt(true);
+    if (tty && prompting) {
+      rl.setPrompt(promptText());
+      rl.prompt(true);
+    }
   };
   const phone = new TerminalPhone(options, print);
   await phone.start();
@@ -410,7 +440,7 @@ export async function runInteractive(options: SimulatorOptions, input: Readable 
   print(`${options.phone} on ${options.target.baseUrl}: Enter dials ${options.target.serviceCode}; a line answers the screen; DIAL hangs up and dials again; SMS: <text> sends an SMS; quit or Ctrl-D ends.`);
   const prompt = () => {
     if (!tty) return;
-    rl.setPrompt(phone.inSession ? 'reply> ' : `dial ${options.target.serviceCode} (Enter)> `);
+    rl.setPrompt(promptText());
     prompting = true;
     rl.prompt();
   };
@@ -499,6 +529,7 @@ interface CliOptions {
   ucs2Limit: number;
   wait: number;
   poll: number;
+  timeout: number;
   color: boolean;
 }
 
@@ -515,6 +546,7 @@ export function buildSimulateCli(): Command {
     .addOption(new Option('--ucs2-limit <n>', 'characters a UCS-2 screen may hold').default(80).argParser(positive))
     .addOption(new Option('--wait <seconds>', 'how long an expected SMS is waited for').default(10).argParser(positive))
     .addOption(new Option('--poll <seconds>', 'between two reads of the SMS outbox (at least 1)').default(1).argParser(positive))
+    .addOption(new Option('--timeout <seconds>', 'an unanswered screen is closed after this long, as an operator would (not in a --script replay)').default(180).argParser(positive))
     .option('--no-color', 'no colour for a screen over its limit')
     .action(async (cli: CliOptions) => {
       if (!cli.script && !cli.phone) throw new ScriptError('--phone is required for a conversation (e.g. --phone +919812345678)');
@@ -524,6 +556,8 @@ export function buildSimulateCli(): Command {
         limits: { gsm7: cli.gsm7Limit, ucs2: cli.ucs2Limit },
         waitMs: cli.wait * 1000,
         pollMs: Math.max(MIN_POLL_MS, cli.poll * 1000),
+        // A replay's lines come at once: only a person at the keyboard leaves a screen unanswered.
+        sessionTimeoutMs: cli.script ? 0 : cli.timeout * 1000,
         color: cli.color && Boolean(process.stdout.isTTY) && !process.env.NO_COLOR,
       };
       if (cli.script) {

@@ -242,6 +242,39 @@ describe('the terminal simulator', () => {
     }
   }, 90_000);
 
+  it('closes a screen left unanswered, as the operator would, and tells the service; Enter then dials afresh', async () => {
+    const phone = freshPhone();
+    const child = simulate(['--phone', phone, '--base-url', product.baseUrl, '--timeout', '2'], env);
+    const run = finished(child, 60_000);
+    let seen = '';
+    child.stdout.on('data', (chunk: Buffer) => (seen += chunk.toString('utf8')));
+    const until = async (what: RegExp) => {
+      const deadline = Date.now() + 20_000;
+      while (!what.test(seen)) {
+        if (Date.now() > deadline || child.exitCode !== null) throw new Error(`no ${what} in the simulator's output:\n${seen}`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    };
+    child.stdin.write('\n');
+    await until(/Choose language/);
+    await until(/└─ session timed out: the operator closed it after 2 s without an answer\n/);
+    child.stdin.write('\n');
+    await until(/timed out[^]*☎ [^]*Choose language/); // a new dial, not an answer to the closed screen
+    child.stdin.write('quit\n');
+    expect((await run).code).toBe(0);
+
+    const db = createDb(env.DATABASE_URL!, { max: 1 });
+    try {
+      const events = await db('ussd_session_events').where({ provider: 'africastalking', phone }).orderBy('received_at').select('status', 'hops_count');
+      expect(events).toEqual([
+        { status: 'Incomplete', hops_count: 1 },
+        { status: 'Incomplete', hops_count: 1 },
+      ]);
+    } finally {
+      await db.destroy();
+    }
+  }, 60_000);
+
   it('fails a replay at the line that goes wrong, and names it', async () => {
     const script = join(scratch, 'broken.txt');
     writeFileSync(script, '# a WAIT for an SMS that never comes\nDIAL\n1\nWAIT never sent (?<X>\\d+)\n');
