@@ -99,14 +99,17 @@ export class AdminAuth {
     };
   }
 
-  /** GET and POST /admin/login, POST /admin/logout. Mount at /admin before anything that requires a session. */
-  router(attempts: LoginAttempts): Router {
+  /**
+   * GET and POST /admin/login, POST /admin/logout. Mount at /admin before anything that requires a
+   * session. `home`: where a login without a page to return to lands (the dashboard, where it is served).
+   */
+  router(attempts: LoginAttempts, home = DEFAULT_PAGE): Router {
     const router = Router();
     const form = express.urlencoded({ extended: false, limit: '4kb', verify: verifyBodyEncoding });
-    router.get('/login', (req, res) => page(res, 200, loginPage(returnPath(req.query.next))));
+    router.get('/login', (req, res) => page(res, 200, loginPage(returnPath(req.query.next) ?? home)));
     router.post('/login', form, async (req, res) => {
       const client = req.ip ?? 'unknown';
-      const back = returnPath(req.body?.next);
+      const back = returnPath(req.body?.next) ?? home;
       let count: number;
       try {
         count = await attempts.count(client);
@@ -123,7 +126,7 @@ export class AdminAuth {
       await attempts.clear(client).catch(() => undefined); // the window ends it anyway
       const session = this.issue();
       res.cookie(ADMIN_COOKIE, session.value, { httpOnly: true, sameSite: 'strict', secure: req.secure, path: '/admin', expires: session.expires });
-      res.redirect(303, back ?? DEFAULT_PAGE);
+      res.redirect(303, back);
     });
     router.post('/logout', (req, res) => {
       res.clearCookie(ADMIN_COOKIE, { httpOnly: true, sameSite: 'strict', secure: req.secure, path: '/admin' });
@@ -143,7 +146,6 @@ export class AdminAuth {
     const expected = Buffer.from(this.sign(match[1]!), 'base64url');
     return given.length === expected.length && timingSafeEqual(given, expected) && Number(match[1]) > this.now();
   }
-
 }
 
 function cookieNamed(req: Request, name: string): string | undefined {
@@ -175,7 +177,7 @@ function returnPath(given: unknown): string | undefined {
   return /^\/admin\/log(in|out)\b/.test(given) ? undefined : given;
 }
 
-function loginPage(back: string | undefined, problem?: string): string {
+function loginPage(back: string, problem?: string): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Tika admin: log in</title>
 <style>body{font-family:sans-serif;max-width:28rem;margin:3rem auto;padding:0 1rem}input{font-size:1rem;padding:.4rem;width:100%;box-sizing:border-box}button{font-size:1rem;margin-top:1rem;padding:.4rem 1rem}[role=alert]{color:#a00}</style></head>
@@ -183,11 +185,12 @@ function loginPage(back: string | undefined, problem?: string): string {
 <h1>Tika admin</h1>
 ${problem ? `<p role="alert">${problem}</p>` : ''}
 <form method="post" action="/admin/login">
-${back ? `<input type="hidden" name="next" value="${escapeHtml(back)}">\n` : ''}<label for="token">Admin token (ADMIN_TOKEN)</label>
+<input type="hidden" name="next" value="${escapeHtml(back)}">
+<label for="token">Admin token (ADMIN_TOKEN)</label>
 <input id="token" name="token" type="password" autocomplete="current-password" required autofocus>
 <button type="submit">Log in</button>
 </form>
-<p>The session lasts 8 hours. It opens ${back ? `<code>${escapeHtml(back)}</code>` : 'the queue dashboard at <code>/admin/queues</code>'}.</p>
+<p>The session lasts 8 hours. It opens <code>${escapeHtml(back)}</code>.</p>
 </main></body></html>
 `;
 }

@@ -33,7 +33,8 @@ export function opsRouter(parts: OpsParts): Router {
       res.type(parts.metrics.registry.contentType).send(await parts.metrics.registry.metrics());
     });
   }
-  if (parts.login) router.use('/admin', parts.login.auth.router(parts.login.attempts));
+  // Without the dashboard here (METRICS_HOST puts it inside), a login lands on the API reference.
+  if (parts.login) router.use('/admin', parts.login.auth.router(parts.login.attempts, parts.dashboard ? DASHBOARD_PATH : '/admin/docs'));
   if (parts.login && parts.dashboard) router.use(DASHBOARD_PATH, parts.login.auth.requireForBrowser(), parts.dashboard);
   return router;
 }
