@@ -113,6 +113,36 @@ function simulate(args: string[], env: Record<string, string>): ChildProcessWith
   return spawn('npm', ['run', '--silent', 'simulate', '--', ...args], { cwd: REPO, env, stdio: 'pipe' });
 }
 
+/** A simulator at the keyboard: what it has printed so far, and typing a line then waiting for a pattern. */
+function interactive(args: string[], env: Record<string, string>) {
+  const child = simulate(args, env);
+  const run = finished(child, 60_000);
+  const screen = { seen: '' };
+  child.stdout.on('data', (chunk: Buffer) => (screen.seen += chunk.toString('utf8')));
+  const until = async (what: RegExp) => {
+    const deadline = Date.now() + 20_000;
+    while (!what.test(screen.seen)) {
+      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`no ${what} in the simulator's output:\n${screen.seen}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  };
+  const type = async (line: string, then: RegExp) => {
+    child.stdin.write(`${line}\n`);
+    await until(then);
+  };
+  return { child, run, screen, until, type };
+}
+
+/** The end-of-session notices stored for a phone, oldest first. */
+async function sessionsEnded(env: Record<string, string>, phone: string): Promise<{ status: string; hops_count: number; last_app_response: string }[]> {
+  const db = createDb(env.DATABASE_URL!, { max: 1 });
+  try {
+    return await db('ussd_session_events').where({ provider: 'africastalking', phone }).orderBy('received_at').select('status', 'hops_count', 'last_app_response');
+  } finally {
+    await db.destroy();
+  }
+}
+
 function finished(child: ChildProcessWithoutNullStreams, timeoutMs: number): Promise<Run> {
   let stdout = '';
   let stderr = '';
@@ -198,81 +228,42 @@ describe('the terminal simulator', () => {
 
   it('answers screens typed on stdin, dials again after END, and prints the SMS that reach the phone', async () => {
     const phone = freshPhone();
-    const child = simulate(['--phone', phone, '--base-url', product.baseUrl], env);
-    const run = finished(child, 60_000);
-    let seen = '';
-    child.stdout.on('data', (chunk: Buffer) => (seen += chunk.toString('utf8')));
-    const until = async (what: RegExp) => {
-      const deadline = Date.now() + 20_000;
-      while (!what.test(seen)) {
-        if (Date.now() > deadline || child.exitCode !== null) throw new Error(`no ${what} in the simulator's output:\n${seen}`);
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-    };
-    const type = async (line: string, then: RegExp) => {
-      child.stdin.write(`${line}\n`);
-      await until(then);
-    };
+    const { child, run, screen, type } = interactive(['--phone', phone, '--base-url', product.baseUrl], env);
 
     await type('', /Choose language \/ भाषा चुनें/);
     await type('2', /┌─ CON · UCS-2 \d+\/80 [^\n]*\n│ टीका सेवा/);
     await type('x', /गलत विकल्प/);
     await type('x', /> x\n[^]*> x\n/);
     await type('x', /┌─ END [^]*└─ session closed\n/);
-    const before = screensIn(seen).length;
+    const before = screensIn(screen.seen).length;
     await type('', /session closed\n☎ [^]*┌─ CON[^\n]*\n│ टीका सेवा/); // a new dial; the mobile's language is kept
-    expect(screensIn(seen)).toHaveLength(before + 1);
+    expect(screensIn(screen.seen)).toHaveLength(before + 1);
     await type('SMS: MADAD', new RegExp(`✉ SMS to \\${phone} · UCS-2 \\d+ · \\d parts?\\n  टीका:`));
     await new Promise((resolve) => setTimeout(resolve, 2500)); // two more reads of the outbox
     child.stdin.write('quit\n');
     const { code, stderr } = await run;
     expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
-    expect(seen.match(/✉ SMS to/g)).toHaveLength(1); // printed once, though read every second until quit
+    expect(screen.seen.match(/✉ SMS to/g)).toHaveLength(1); // printed once, though read every second until quit
 
     // The operator's end-of-session notice for each: the first ended by our END after 5 hops, the second left open at quit.
-    const db = createDb(env.DATABASE_URL!, { max: 1 });
-    try {
-      const events = await db('ussd_session_events').where({ provider: 'africastalking', phone }).orderBy('received_at').select('status', 'hops_count', 'last_app_response');
-      expect(events).toEqual([
-        { status: 'Success', hops_count: 5, last_app_response: expect.stringMatching(/^END /) },
-        { status: 'Incomplete', hops_count: 1, last_app_response: expect.stringMatching(/^CON टीका सेवा/) },
-      ]);
-    } finally {
-      await db.destroy();
-    }
+    expect(await sessionsEnded(env, phone)).toEqual([
+      { status: 'Success', hops_count: 5, last_app_response: expect.stringMatching(/^END /) },
+      { status: 'Incomplete', hops_count: 1, last_app_response: expect.stringMatching(/^CON टीका सेवा/) },
+    ]);
   }, 90_000);
 
   it('closes a screen left unanswered, as the operator would, and tells the service; Enter then dials afresh', async () => {
     const phone = freshPhone();
-    const child = simulate(['--phone', phone, '--base-url', product.baseUrl, '--timeout', '2'], env);
-    const run = finished(child, 60_000);
-    let seen = '';
-    child.stdout.on('data', (chunk: Buffer) => (seen += chunk.toString('utf8')));
-    const until = async (what: RegExp) => {
-      const deadline = Date.now() + 20_000;
-      while (!what.test(seen)) {
-        if (Date.now() > deadline || child.exitCode !== null) throw new Error(`no ${what} in the simulator's output:\n${seen}`);
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-    };
-    child.stdin.write('\n');
-    await until(/Choose language/);
+    const { child, run, until, type } = interactive(['--phone', phone, '--base-url', product.baseUrl, '--timeout', '2'], env);
+    await type('', /Choose language/);
     await until(/└─ session timed out: the operator closed it after 2 s without an answer\n/);
-    child.stdin.write('\n');
-    await until(/timed out[^]*☎ [^]*Choose language/); // a new dial, not an answer to the closed screen
+    await type('', /timed out[^]*☎ [^]*Choose language/); // a new dial, not an answer to the closed screen
     child.stdin.write('quit\n');
     expect((await run).code).toBe(0);
-
-    const db = createDb(env.DATABASE_URL!, { max: 1 });
-    try {
-      const events = await db('ussd_session_events').where({ provider: 'africastalking', phone }).orderBy('received_at').select('status', 'hops_count');
-      expect(events).toEqual([
-        { status: 'Incomplete', hops_count: 1 },
-        { status: 'Incomplete', hops_count: 1 },
-      ]);
-    } finally {
-      await db.destroy();
-    }
+    expect(await sessionsEnded(env, phone)).toEqual([
+      { status: 'Incomplete', hops_count: 1, last_app_response: expect.stringMatching(/^CON Choose language/) },
+      { status: 'Incomplete', hops_count: 1, last_app_response: expect.stringMatching(/^CON Choose language/) },
+    ]);
   }, 60_000);
 
   it('fails a replay at the line that goes wrong, and names it', async () => {
