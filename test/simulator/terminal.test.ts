@@ -76,7 +76,7 @@ const QUESTIONS: Record<string, RegExp> = {
   'year of birth': /^Enter year of birth/,
   gender: /^Gender:/,
   'photo ID': /^Photo ID:/,
-  'the passport number': /^Enter the ID number:/,
+  "the ID number (here the passport's)": /^Enter the ID number:/,
   'PIN code': /^Enter your 6-digit PIN code:/,
   'centres with free seats': /^Centres with free seats:/,
   dates: /^Choose a date:/,
