@@ -30,6 +30,7 @@ import { SmsInbox } from './domain/sms-inbox';
 import { VaccinationService } from './domain/vaccination';
 import { adminRouter } from './http/admin';
 import { AdminAuth, LoginAttempts } from './http/admin-auth';
+import { parseTrustProxy } from './http/trust-proxy';
 import { ImportService } from './domain/import';
 import { certificateRouter } from './http/certificates';
 import { devRouter } from './http/dev';
@@ -252,7 +253,9 @@ export async function createApp(config: Config, options: AppOptions = {}) {
     '/': certificateRouter({ certificates, signer }),
     ...(config.developmentSandbox ? { '/dev': devRouter({ db, defaultCountry: config.DEFAULT_COUNTRY }) } : {}),
   };
+  const trustProxy = parseTrustProxy(config.TRUST_PROXY);
   const http = createHttpApp({
+    trustProxy,
     logger,
     metrics,
     webhooks,
@@ -334,7 +337,7 @@ export async function createApp(config: Config, options: AppOptions = {}) {
      * queue dashboard. A worker-only process serves it without the dashboard.
      */
     async listenInternal(port: number, host: string, withDashboard: boolean): Promise<Server> {
-      const internal = createHttpApp({ logger, metrics, routers: {}, ops: opsRouter({ ...opsParts, serveMetrics: true, ...(withDashboard ? { login, dashboard } : {}) }) });
+      const internal = createHttpApp({ trustProxy, logger, metrics, routers: {}, ops: opsRouter({ ...opsParts, serveMetrics: true, ...(withDashboard ? { login, dashboard } : {}) }) });
       internalServer = await listenOn(internal, port, host);
       return internalServer;
     },

@@ -4,6 +4,7 @@ import { ConfigError } from './config-error';
 import { CHANNEL_NAMES, CHANNELS, channelNamed } from './channels/registry';
 import { parseRoutes, type Route } from './channels/routing';
 import { parsePublicJwks } from './domain/certificates';
+import { DEFAULT_TRUST_PROXY, parseTrustProxy } from './http/trust-proxy';
 import { isTimeZone } from './domain/dates';
 import { DEFAULT_RETENTION, RETENTION_MINIMUMS, type RetentionPeriods } from './domain/retention';
 
@@ -151,6 +152,15 @@ const schema = z
     RETENTION_TASKS_DAYS: retentionDays('taskDays'),
     /** Rows per purge statement: each batch is its own short transaction. */
     RETENTION_BATCH_SIZE: positiveInt(5000),
+    /**
+     * Who may tell us a client's address and scheme (X-Forwarded-For, X-Forwarded-Proto): addresses,
+     * CIDR ranges, loopback/linklocal/uniquelocal, a hop count, or false. The admin login counts
+     * failed attempts per client address, so a client must not be able to name its own.
+     */
+    TRUST_PROXY: z
+      .string()
+      .default(DEFAULT_TRUST_PROXY)
+      .refine((value) => parseTrustProxy(value) !== undefined, 'addresses or CIDR ranges (comma-separated), loopback, linklocal, uniquelocal, a number of hops, or false'),
     /** An internal address (e.g. 10.0.0.5): when set, /metrics and the queue dashboard are served on METRICS_HOST:METRICS_PORT, not on PORT. */
     METRICS_HOST: z.string().optional(),
     METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9100),

@@ -4,6 +4,7 @@ import type { Logger } from '../logger';
 import { redactUrl } from '../logger';
 import type { Metrics } from '../metrics';
 import { homePage } from './home';
+import { DEFAULT_TRUST_PROXY, parseTrustProxy, type TrustProxy } from './trust-proxy';
 
 export interface HttpParts {
   logger: Logger;
@@ -16,13 +17,15 @@ export interface HttpParts {
   webhooks?: Record<string, express.Router>;
   /** Path prefix → router. */
   routers: Record<string, express.Router>;
+  /** Whose X-Forwarded-* headers to believe (TRUST_PROXY); proxies on loopback and private networks when left out. */
+  trustProxy?: TrustProxy;
 }
 
 /** The express app: routers are built elsewhere; this adds logging, metrics, health and error answers. */
 export function createHttpApp(parts: HttpParts): Express {
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', true);
+  app.set('trust proxy', parts.trustProxy ?? parseTrustProxy(DEFAULT_TRUST_PROXY));
   app.use(requestLog(parts.logger, parts.metrics));
   app.use(rejectMalformedUrl);
   for (const [path, router] of Object.entries(parts.webhooks ?? {})) app.use(path, router);

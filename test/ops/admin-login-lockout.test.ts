@@ -14,11 +14,11 @@ describe('admin login attempts', () => {
     await first?.close();
   });
 
-  const login = (t: TestApp, token: string) =>
+  const login = (t: TestApp, token: string, forwardedFor?: string) =>
     fetch(`${t.baseUrl}/admin/login`, {
       method: 'POST',
       redirect: 'manual',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      headers: { 'content-type': 'application/x-www-form-urlencoded', ...(forwardedFor ? { 'x-forwarded-for': forwardedFor } : {}) },
       body: new URLSearchParams({ token }).toString(),
     });
 
@@ -40,5 +40,36 @@ describe('admin login attempts', () => {
     }
     // The Bearer token of the admin API is not a guess at the form: it still works.
     expect((await fetch(`${first.baseUrl}/admin/centres`, { headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` } })).status).toBe(200);
+  }, 30_000);
+
+  it('behind a trusted proxy (here loopback), counts each client the proxy names: one locked out, another not', async () => {
+    const guesses = await Promise.all(Array.from({ length: 10 }, (_, n) => login(first, `guess-${n}`, '203.0.113.7')));
+    expect(guesses.map((response) => response.status)).toEqual(Array(10).fill(401));
+    expect((await login(first, TEST_ADMIN_TOKEN, '203.0.113.7')).status).toBe(429);
+    expect((await login(second, TEST_ADMIN_TOKEN, '198.51.100.20')).status).toBe(303);
+  }, 30_000);
+});
+
+describe('admin login attempts from a client that is not a trusted proxy', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    // Only the (absent) load balancer at 10.0.0.5 is believed: this test's loopback client is not.
+    t = await startTestApp({ TRUST_PROXY: '10.0.0.5' });
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('cannot escape the count by naming another address in X-Forwarded-For on each guess', async () => {
+    const guess = (n: number, token: string) =>
+      fetch(`${t.baseUrl}/admin/login`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': `192.0.2.${n}` },
+        body: new URLSearchParams({ token }).toString(),
+      });
+    const guesses = await Promise.all(Array.from({ length: 10 }, (_, n) => guess(n, `guess-${n}`)));
+    expect(guesses.map((response) => response.status)).toEqual(Array(10).fill(401));
+    expect((await guess(99, TEST_ADMIN_TOKEN)).status).toBe(429);
   }, 30_000);
 });
