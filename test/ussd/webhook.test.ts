@@ -157,7 +157,13 @@ describe('the USSD webhook', () => {
     // A value changed in Redis does not open: the caller starts again rather than on forged state.
     const key = `${t.app.config.REDIS_PREFIX}:ussd:session:ATUid_sealed`;
     const raw = (await t.app.redis.get(key))!;
-    await t.app.redis.set(key, `${raw.slice(0, -2)}${raw.endsWith('A') ? 'B' : 'A'}${raw.slice(-1)}`);
+    // One bit of the sealed body flipped (the character itself always changes, whatever it was).
+    const [iv, tag, body] = raw.split('.');
+    const bytes = Buffer.from(body!, 'base64url');
+    bytes[0] = bytes[0]! ^ 1;
+    const tampered = `${iv}.${tag}.${bytes.toString('base64url')}`;
+    expect(tampered).not.toBe(raw);
+    await t.app.redis.set(key, tampered);
     expect(await t.app.sessions.get(key)).toBeUndefined();
   });
 
