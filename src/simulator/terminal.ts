@@ -291,9 +291,9 @@ export class TerminalPhone {
     const session = this.session;
     this.idle = setTimeout(() => {
       if (this.session !== session) return;
-      const ended = this.endSession({ status: 'Incomplete' }); // no session from here on: the prompt says dial
+      // endSession drops the session before it posts, so the prompt printed next already says dial.
+      void this.endSession({ status: 'Incomplete' });
       this.print(`└─ session timed out: the operator closed it after ${timeoutMs / 1000} s without an answer`);
-      void ended;
     }, timeoutMs);
     this.idle.unref();
   }
