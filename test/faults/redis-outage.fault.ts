@@ -1,4 +1,4 @@
-import { TEST_ADMIN_TOKEN } from '../support/app';
+import { postAdminLogin, TEST_ADMIN_TOKEN } from '../support/app';
 import { hopFigures, inPool, postIncomingSms, printFigures, seedCallers, UssdLoad, waitForAllCodeSms } from './support/load';
 import { sleep, withStack, type Stack } from './support/scenario';
 import { waitFor } from './support/services';
@@ -113,13 +113,7 @@ async function outage(stack: Stack, kind: 'stopped' | 'frozen', series: string) 
 /** The right admin token at the login form: 303 (logged in), 503 (attempts cannot be counted), 0 (no answer). */
 async function adminLogin(baseUrl: string): Promise<number> {
   try {
-    const response = await fetch(`${baseUrl}/admin/login`, {
-      method: 'POST',
-      redirect: 'manual',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ token: TEST_ADMIN_TOKEN }).toString(),
-      signal: AbortSignal.timeout(8000),
-    });
+    const response = await postAdminLogin(baseUrl, { token: TEST_ADMIN_TOKEN, signal: AbortSignal.timeout(8000) });
     await response.text();
     return response.status;
   } catch {

@@ -1,5 +1,5 @@
 import type { Db } from '../../src/db/knex';
-import { eventually, startTestApp, TEST_ADMIN_TOKEN, TEST_WEBHOOK_SECRET, type TestApp } from '../support/app';
+import { eventually, postAdminLogin, startTestApp, TEST_ADMIN_TOKEN, TEST_WEBHOOK_SECRET, type TestApp } from '../support/app';
 import { seedCentre } from '../support/programme';
 
 /** The simulator's server side: where it is served, what it tells the page, and the SMS it pushes. */
@@ -170,12 +170,7 @@ describe('the simulator outside a development sandbox', () => {
     const page = await fetch(`${t.baseUrl}/admin/simulator/`, { redirect: 'manual', headers: { accept: 'text/html' } });
     expect(page.status).toBe(303);
     expect(page.headers.get('location')).toBe('/admin/login?next=%2Fadmin%2Fsimulator%2F');
-    const login = await fetch(`${t.baseUrl}/admin/login`, {
-      method: 'POST',
-      redirect: 'manual',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ token: TEST_ADMIN_TOKEN, next: '/admin/simulator/' }).toString(),
-    });
+    const login = await postAdminLogin(t.baseUrl, { token: TEST_ADMIN_TOKEN, next: '/admin/simulator/' });
     expect([login.status, login.headers.get('location')]).toEqual([303, '/admin/simulator/']);
     // The settings hold the webhook key: not without the admin token.
     expect((await fetch(`${t.baseUrl}/admin/simulator/config.json`, { headers: { accept: 'application/json' } })).status).toBe(401);

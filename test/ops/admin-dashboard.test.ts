@@ -1,4 +1,4 @@
-import { startTestApp, TEST_ADMIN_TOKEN, type TestApp } from '../support/app';
+import { postAdminLogin, startTestApp, TEST_ADMIN_TOKEN, type TestApp } from '../support/app';
 
 /** The admin login (a session cookie) and the queue dashboard behind it, over HTTP. */
 describe('admin login and the queue dashboard', () => {
@@ -10,13 +10,7 @@ describe('admin login and the queue dashboard', () => {
     await t.close();
   });
 
-  const login = (token: string, headers: Record<string, string> = {}, next?: string) =>
-    fetch(`${t.baseUrl}/admin/login`, {
-      method: 'POST',
-      redirect: 'manual',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
-      body: new URLSearchParams(next === undefined ? { token } : { token, next }).toString(),
-    });
+  const login = (token: string, headers: Record<string, string> = {}, next?: string) => postAdminLogin(t.baseUrl, { token, headers, next });
   const sessionCookie = (response: Response) => /^(tika_admin=[^;]+)/.exec(response.headers.get('set-cookie') ?? '')?.[1];
 
   it('GET /admin/login is a form with a labelled password field posting to /admin/login', async () => {

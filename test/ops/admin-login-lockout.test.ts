@@ -1,4 +1,4 @@
-import { startTestApp, TEST_ADMIN_TOKEN, type TestApp } from '../support/app';
+import { postAdminLogin, startTestApp, TEST_ADMIN_TOKEN, type TestApp } from '../support/app';
 
 /** Guessing the admin token at the login form: a limit per address that every web process shares. */
 describe('admin login attempts', () => {
@@ -14,13 +14,7 @@ describe('admin login attempts', () => {
     await first?.close();
   });
 
-  const login = (t: TestApp, token: string, forwardedFor?: string) =>
-    fetch(`${t.baseUrl}/admin/login`, {
-      method: 'POST',
-      redirect: 'manual',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', ...(forwardedFor ? { 'x-forwarded-for': forwardedFor } : {}) },
-      body: new URLSearchParams({ token }).toString(),
-    });
+  const login = (t: TestApp, token: string, forwardedFor?: string) => postAdminLogin(t.baseUrl, { token, forwardedFor });
 
   it('a right token clears the count; 10 wrong ones, sent in parallel to two processes, refuse the next everywhere for 15 minutes', async () => {
     // Wrong tokens below the limit, then the right one: logged in, and the count starts again.
@@ -61,13 +55,7 @@ describe('admin login attempts from a client that is not a trusted proxy', () =>
   });
 
   it('cannot escape the count by naming another address in X-Forwarded-For on each guess', async () => {
-    const guess = (n: number, token: string) =>
-      fetch(`${t.baseUrl}/admin/login`, {
-        method: 'POST',
-        redirect: 'manual',
-        headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': `192.0.2.${n}` },
-        body: new URLSearchParams({ token }).toString(),
-      });
+    const guess = (n: number, token: string) => postAdminLogin(t.baseUrl, { token, forwardedFor: `192.0.2.${n}` });
     const guesses = await Promise.all(Array.from({ length: 10 }, (_, n) => guess(n, `guess-${n}`)));
     expect(guesses.map((response) => response.status)).toEqual(Array(10).fill(401));
     expect((await guess(99, TEST_ADMIN_TOKEN)).status).toBe(429);

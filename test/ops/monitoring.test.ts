@@ -4,7 +4,7 @@ import { queueSms } from '../../src/domain/outbox';
 import { unrelayedOutbox } from '../../src/domain/outbox';
 import { queueBacklog } from '../../src/queue/backlog';
 import { queueConnection, queuePrefix } from '../../src/queue/connection';
-import { startTestApp, TEST_ADMIN_TOKEN, type TestApp } from '../support/app';
+import { postAdminLogin, startTestApp, TEST_ADMIN_TOKEN, type TestApp } from '../support/app';
 
 const samples = async (url: string) => {
   const response = await fetch(`${url}/metrics`);
@@ -113,15 +113,10 @@ describe('metrics by process kind', () => {
       // The public port's browser pages (the API reference here) still have their login form.
       const docs = await fetch(`${t.baseUrl}/admin/docs`, { redirect: 'manual', headers: { accept: 'text/html' } });
       expect([docs.status, docs.headers.get('location')]).toEqual([303, '/admin/login?next=%2Fadmin%2Fdocs']);
-      const login = await fetch(`${t.baseUrl}/admin/login`, {
-        method: 'POST',
-        redirect: 'manual',
-        headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({ token: TEST_ADMIN_TOKEN, next: '/admin/docs' }).toString(),
-      });
+      const login = await postAdminLogin(t.baseUrl, { token: TEST_ADMIN_TOKEN, next: '/admin/docs' });
       expect([login.status, login.headers.get('location')]).toEqual([303, '/admin/docs']);
       // Without a page to return to, a login here lands on the API reference, not on the dashboard that is not here.
-      const plain = await fetch(`${t.baseUrl}/admin/login`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ token: TEST_ADMIN_TOKEN }).toString() });
+      const plain = await postAdminLogin(t.baseUrl, { token: TEST_ADMIN_TOKEN });
       expect([plain.status, plain.headers.get('location')]).toEqual([303, '/admin/docs']);
       const cookie = /^(tika_admin=[^;]+)/.exec(login.headers.get('set-cookie') ?? '')![1]!;
       expect((await fetch(`${t.baseUrl}/admin/docs`, { headers: { cookie, accept: 'text/html' } })).status).toBe(200);

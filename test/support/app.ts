@@ -198,6 +198,28 @@ export async function resetStores(databaseUrl: string, redisUrl: string, prefix:
 }
 
 /** Waits until `check` returns a value that is not undefined, or fails with `what`. */
+/** What a browser posts to the admin login form (never following the redirect, so its target can be read). */
+export interface AdminLoginForm {
+  token: string;
+  /** The page to return to (the form's hidden field). */
+  next?: string;
+  /** The X-Forwarded-For a proxy in front would add. */
+  forwardedFor?: string;
+  /** Other request headers, e.g. x-forwarded-proto. */
+  headers?: Record<string, string>;
+  signal?: AbortSignal;
+}
+
+export function postAdminLogin(baseUrl: string, form: AdminLoginForm): Promise<Response> {
+  return fetch(`${baseUrl}/admin/login`, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', ...(form.forwardedFor ? { 'x-forwarded-for': form.forwardedFor } : {}), ...form.headers },
+    body: new URLSearchParams(form.next === undefined ? { token: form.token } : { token: form.token, next: form.next }).toString(),
+    signal: form.signal,
+  });
+}
+
 export async function eventually<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 5000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
