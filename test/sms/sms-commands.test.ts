@@ -154,7 +154,11 @@ describe('CODE', () => {
     await exchange(phone, 'code', 2);
     const inbound = await t.app.db('inbound_messages').where('phone', phone).orderBy('id', 'desc').first();
     const resent = () => t.app.db('outbound_messages').where({ appointment_id: appointments[0].id, template: 'sms.code_resent' });
-    const before = await resent();
+    // Once its send is recorded: the fake provider has the SMS a moment before our row says so.
+    const before = await eventually('the new code SMS recorded as sent', async () => {
+      const rows = await resent();
+      return rows.every((row) => row.status === 'sent') ? rows : undefined;
+    });
     expect(before).toHaveLength(1);
     const hmacBefore = (await t.app.db('appointments').where('id', appointments[0].id).first()).code_hmac;
 
